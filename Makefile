@@ -1,0 +1,24 @@
+# The two quick-start commands are `make demo` and `make test`; both set the machine up first.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+UV ?= $(shell command -v uv || echo python3 -m uv)
+RUN := $(UV) run --frozen
+
+.PHONY: setup demo test lint simulate
+
+setup:
+	@scripts/install-deps.sh
+
+demo: setup
+	$(RUN) spacecast simulate
+
+test: setup lint
+	$(RUN) pytest
+
+lint:
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+simulate: setup
+	$(RUN) spacecast simulate

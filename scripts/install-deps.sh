@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what spacecast needs on a Debian machine: system packages (media stack, browser,
+# RTMP ingest), uv, and the locked Python environment in .venv. Idempotent and quick when
+# everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  ffmpeg espeak-ng sox            # media: encode, speak, measure
+  xvfb xauth x11-utils            # the virtual display
+  pulseaudio pulseaudio-utils     # the null sink and its monitor
+  chromium fonts-dejavu-core      # the browser that joins Spaces
+  nginx libnginx-mod-rtmp         # the local RTMP ingest for tests and the demo
+  procps psmisc git make curl ca-certificates
+)
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo_if_needed apt-get update -q
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+export UV_PYTHON_DOWNLOADS=never
+if ! command -v uv >/dev/null 2>&1; then
+  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  hash -r
+fi
+UV=$(command -v uv || echo "python3 -m uv")
+$UV sync --frozen --quiet --python python3

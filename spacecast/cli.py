@@ -1,0 +1,120 @@
+"""The `spacecast` command: one entry point, one subcommand per component.
+
+Each component module exposes `register(subparsers)`, which adds its parser and sets
+`handler` to a function taking the parsed namespace and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from spacecast import __version__
+from spacecast.errors import ExitCode, UserError
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _flag_type(annotation: Any) -> tuple[str, Any]:
+    """How argparse should read a settings field: ("bool"|"list"|"value", item type)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        return "bool", bool
+    if origin in (list, tuple):
+        return "list", str
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _flag_type(args[0])
+    return "value", str
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, settings: type[BaseSettings]) -> None:
+    """Expose every field of a settings class as a flag, with the field's description as help.
+
+    Flags default to None so that only what the user typed overrides the environment.
+    """
+    for name, field in settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        kind, _ = _flag_type(field.annotation)
+        default = field.get_default(call_default_factory=True)
+        env = f"{settings.model_config.get('env_prefix', '')}{name.upper()}"
+        help_text = f"{field.description or ''} [default: {default}; env {env}]"
+        if kind == "bool":
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
+        elif kind == "list":
+            parser.add_argument(flag, dest=name, action="append", default=None,
+                                metavar=name.split("_")[-1].upper(), help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, default=None,
+                                metavar=name.split("_")[-1].upper(), help=help_text)
+
+
+def settings_from_args(settings: type[S], args: argparse.Namespace) -> S:
+    """Build settings from the environment, overridden by the flags the user gave."""
+    given = {
+        name: getattr(args, name)
+        for name in settings.model_fields
+        if getattr(args, name, None) is not None
+    }
+    try:
+        return settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "-".join(str(p) for p in first["loc"]) or "settings"
+        raise UserError(f"invalid --{where.replace('_', '-')}: {first['msg']}") from None
+
+
+def _registrars() -> list[Callable[[Any], None]]:
+    # Imported here so that `spacecast --help` stays fast and one broken optional component
+    # cannot take the others down at import time.
+    from simulator import cli as simulator_cli
+
+    return [simulator_cli.register]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="spacecast",
+        description="Restream live X Spaces to RTMP and record them.",
+    )
+    parser.add_argument("--version", action="version", version=f"spacecast {__version__}")
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", parser_class=OneLineParser
+    )
+    for register in _registrars():
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    try:
+        return int(args.handler(args))
+    except UserError as exc:
+        print(f"spacecast {args.command}: error: {exc.message}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

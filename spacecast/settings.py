@@ -1,0 +1,46 @@
+"""Settings shared by every component, read from the environment with the prefix SPACECAST_.
+
+Each component derives its own settings class from `SpacecastSettings`; a field `foo_bar` is the
+environment variable `SPACECAST_FOO_BAR` and, where the command exposes it, the flag `--foo-bar`
+(see `spacecast.cli.add_settings_arguments`). A setting is defined once, here or in its
+component's settings module, and referred to by name everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SPACECAST_"
+
+
+class SpacecastSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+
+class LogSettings(SpacecastSettings):
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Minimum level of log lines."
+    )
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json when stderr is not a terminal, readable console lines otherwise."
+    )
+
+
+class XSettings(SpacecastSettings):
+    """Where X lives. Point these at `spacecast simulate` to run the product without X."""
+
+    x_base_url: str = Field(
+        "https://x.com",
+        description="Web origin: Space pages (/i/spaces/<id>) and the web API (/i/api/...).",
+    )
+    x_api_base_url: str = Field(
+        "https://api.x.com",
+        description="API origin: guest token activation (/1.1/guest/activate.json).",
+    )
+    x_ca_file: str | None = Field(
+        None,
+        description="Extra CA bundle to trust for X's hosts (the simulator prints its own).",
+    )
