@@ -4,7 +4,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV ?= $(shell command -v uv || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test lint simulate
+.PHONY: setup demo test lint simulate k8s-binaries cluster
 
 setup:
 	@scripts/install-deps.sh
@@ -22,3 +22,10 @@ lint:
 
 simulate: setup
 	$(RUN) spacecast simulate
+
+# Kubernetes control plane for tests and development (built once, cached outside the repo).
+k8s-binaries:
+	devcluster/build.sh
+
+cluster: setup k8s-binaries
+	$(RUN) spacecast dev-cluster

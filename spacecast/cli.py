@@ -82,9 +82,10 @@ def settings_from_args(settings: type[S], args: argparse.Namespace) -> S:
 def _registrars() -> list[Callable[[Any], None]]:
     # Imported here so that `spacecast --help` stays fast and one broken optional component
     # cannot take the others down at import time.
+    from devcluster import cli as devcluster_cli
     from simulator import cli as simulator_cli
 
-    return [simulator_cli.register]
+    return [simulator_cli.register, devcluster_cli.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

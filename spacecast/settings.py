@@ -44,3 +44,21 @@ class XSettings(SpacecastSettings):
         None,
         description="Extra CA bundle to trust for X's hosts (the simulator prints its own).",
     )
+
+
+class DevClusterSettings(SpacecastSettings):
+    """The local Kubernetes control plane (`spacecast dev-cluster`, the pytest fixtures)."""
+
+    k8s_cache_dir: str | None = Field(
+        None,
+        description="Cache of built control-plane binaries (default ~/.cache/spacecast/k8s); "
+        "devcluster/build.sh reads the same variable.",
+    )
+    cluster_nodes: int = Field(1, ge=0, description="Fake kwok nodes (0: no kwok).")
+    cluster_controller_manager: bool = Field(
+        True, description="Run kube-controller-manager (GC, namespaces, SA tokens)."
+    )
+    cluster_scheduler: bool = Field(True, description="Run kube-scheduler.")
+    cluster_build: bool = Field(
+        False, description="Build the binaries first when they are missing (slow when cold)."
+    )

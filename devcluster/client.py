@@ -1,0 +1,35 @@
+"""Small helpers over the official kubernetes client, bound to a kubeconfig file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+
+
+@contextmanager
+def api_client(kubeconfig: Path) -> Iterator[client.ApiClient]:
+    """An ApiClient for this kubeconfig (never the user's ~/.kube/config), closed after."""
+    api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+def create_node(api: client.ApiClient, manifest: dict[str, Any]) -> None:
+    # The typed API accepts a plain manifest: the client serializes dicts as they are.
+    client.CoreV1Api(api).create_node(manifest)  # type: ignore[arg-type]
+
+
+def node_schedulable(api: client.ApiClient, name: str, untainted: bool) -> bool:
+    node = client.CoreV1Api(api).read_node(name)
+    conditions = node.status.conditions if node.status else None
+    ready = any(c.type == "Ready" and c.status == "True" for c in conditions or [])
+    taints = {t.key for t in (node.spec.taints if node.spec else None) or []}
+    return ready and not (untainted and NOT_READY_TAINT in taints)

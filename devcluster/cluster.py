@@ -1,0 +1,217 @@
+"""A real, throwaway Kubernetes control plane on loopback: etcd, kube-apiserver and, on
+request, kube-controller-manager, kube-scheduler and kwok with fake nodes.
+
+Everything lives in one temp dir (certs, kubeconfigs, etcd data, logs, audit log) that is
+removed on stop. Components are stopped by process group, newest first.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from devcluster import binaries as binaries_mod
+from devcluster import certs, components, kubeconfig
+from devcluster.audit import POLICY, AuditLog
+from devcluster.components import Ports
+from devcluster.processes import ManagedProcess, free_port, wait_until
+from spacecast.logs import get_logger
+
+log = get_logger(__name__)
+
+STARTUP_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Which components to run. Hashable, so equal configs can share one cluster."""
+
+    controller_manager: bool = False
+    scheduler: bool = False
+    kwok_nodes: int = 0
+    watch_cache: bool = True
+
+    @classmethod
+    def full(cls, nodes: int = 1) -> ClusterConfig:
+        return cls(controller_manager=True, scheduler=True, kwok_nodes=nodes)
+
+
+class ControlPlane:
+    def __init__(
+        self,
+        config: ClusterConfig | None = None,
+        bins: binaries_mod.Binaries | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        self.config = config or ClusterConfig()
+        self.bins = bins or binaries_mod.locate()
+        self._own_workdir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="spacecast-cluster-"))
+        self.ports = Ports(*(free_port() for _ in range(6)))
+        self.pki = certs.generate(self.workdir / "pki", components.SERVICE_IP)
+        self.audit = AuditLog(self.workdir / "audit.log")
+        self.kubeconfig = self._write_kubeconfig("admin")
+        self._procs: dict[str, ManagedProcess] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> ControlPlane:
+        try:
+            self._start_etcd()
+            self.start_apiserver()
+            self._start_optional()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every component (newest first) and remove the work dir; idempotent."""
+        for proc in reversed(list(self._procs.values())):
+            proc.stop()
+        self._procs.clear()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports.apiserver}"
+
+    @property
+    def etcd_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.etcd_client}"
+
+    def log_path(self, component: str) -> Path:
+        return self.workdir / "logs" / f"{component}.log"
+
+    def processes(self) -> dict[str, ManagedProcess]:
+        return dict(self._procs)
+
+    # -- apiserver knobs -------------------------------------------------------------------
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver (again) on the same port and etcd; wait until ready."""
+        policy = self.workdir / "audit-policy.yaml"
+        policy.write_text(POLICY)
+        argv = components.apiserver_argv(
+            self.bins, self.pki, self.ports, self.workdir,
+            watch_cache=self.config.watch_cache,
+            audit_log=self.audit.path, audit_policy=policy,
+        )  # fmt: skip
+        context = components.admin_context(self.pki)
+        self._run(
+            "kube-apiserver", argv, lambda: components.http_ok(f"{self.server}/readyz", context)
+        )
+
+    def stop_apiserver(self) -> None:
+        proc = self._procs.pop("kube-apiserver", None)
+        if proc is not None:
+            proc.stop()
+
+    def restart_apiserver(self) -> None:
+        self.stop_apiserver()
+        self.start_apiserver()
+
+    @property
+    def apiserver_running(self) -> bool:
+        proc = self._procs.get("kube-apiserver")
+        return proc is not None and proc.running
+
+    # -- etcd knobs ------------------------------------------------------------------------
+
+    def etcd_revision(self) -> int:
+        reply = self._etcd_post("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})
+        return int(reply["header"]["revision"])
+
+    def compact_etcd(self) -> int:
+        """Compact etcd history up to now, so a watch from any older resourceVersion gets
+        410 Gone (with --watch-cache=false the apiserver passes watches straight to etcd)."""
+        revision = self.etcd_revision()
+        self._etcd_post("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+        return revision
+
+    def _etcd_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        # etcd's gRPC gateway: the same API etcdctl uses, without building etcdctl.
+        request = urllib.request.Request(
+            self.etcd_url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.loads(response.read()))
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _run(self, name: str, argv: list[str], healthy: Any) -> None:
+        self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
+        proc = ManagedProcess(name, argv, self.log_path(name))
+        self._procs[name] = proc
+        started = time.monotonic()
+        proc.start()
+        proc.wait_healthy(healthy, STARTUP_TIMEOUT)
+        log.debug("component healthy", component=name, seconds=round(time.monotonic() - started, 2))
+
+    def _write_kubeconfig(self, component: str) -> Path:
+        path = self.workdir / f"{component}.kubeconfig"
+        client = self.pki.clients[component]
+        return kubeconfig.write(path, self.server, self.pki.serving_ca, client, component)
+
+    def _start_etcd(self) -> None:
+        argv = components.etcd_argv(self.bins, self.workdir / "etcd", self.ports)
+        self._run("etcd", argv, lambda: components.etcd_healthy(self.ports))
+
+    def _start_optional(self) -> None:
+        insecure = components.insecure_context()
+        if self.config.controller_manager:
+            kc = self._write_kubeconfig("controller-manager")
+            argv = components.controller_manager_argv(
+                self.bins, self.pki, kc, self.ports, self.workdir
+            )
+            url = f"https://127.0.0.1:{self.ports.controller_manager}/healthz"
+            self._run("kube-controller-manager", argv, lambda: components.http_ok(url, insecure))
+        if self.config.scheduler:
+            kc = self._write_kubeconfig("scheduler")
+            argv = components.scheduler_argv(self.bins, kc, self.ports, self.workdir)
+            url = f"https://127.0.0.1:{self.ports.scheduler}/healthz"
+            self._run("kube-scheduler", argv, lambda: components.http_ok(url, insecure))
+        if self.config.kwok_nodes:
+            kc = self._write_kubeconfig("kwok")
+            argv = components.kwok_argv(self.bins, kc, self.ports)
+            url = f"http://127.0.0.1:{self.ports.kwok}/healthz"
+            self._run("kwok", argv, lambda: components.http_ok(url))
+            self._add_nodes(self.config.kwok_nodes)
+
+    def _add_nodes(self, count: int) -> None:
+        from devcluster import client  # imports the kubernetes package: only when needed
+
+        kcm = self.config.controller_manager
+        with client.api_client(self.kubeconfig) as api:
+            names = [f"kwok-node-{i}" for i in range(count)]
+            for name in names:
+                client.create_node(api, components.fake_node(name))
+            # Schedulable = Ready (kwok) and, with the controller-manager running, the
+            # not-ready taint removed; otherwise a first Pod would sit Pending for a while.
+            wait_until(
+                lambda: all(client.node_schedulable(api, n, untainted=kcm) for n in names),
+                timeout=STARTUP_TIMEOUT,
+                what=f"{count} kwok node(s) schedulable",
+            )

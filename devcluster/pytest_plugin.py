@@ -1,0 +1,124 @@
+"""pytest fixtures for tests against a real control plane.
+
+    pytest_plugins = ["devcluster.pytest_plugin"]
+
+    def test_x(control_plane, k8s_api, k8s_namespace): ...          # etcd + apiserver
+
+    @pytest.mark.control_plane(full=True)                           # + kcm, scheduler, kwok
+    def test_y(control_plane, k8s_api, k8s_namespace): ...
+
+Marker keywords are the fields of ClusterConfig (controller_manager, scheduler, kwok_nodes,
+watch_cache) plus full=True. Clusters are session-scoped: one per distinct config, started
+the first time a test asks for it. Each test gets a fresh namespace. A test that stopped the
+apiserver gets it restarted afterwards, so one failed test cannot break the next.
+
+Without the binaries, tests are skipped with the build command, except under CI (CI set),
+where a missing build is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client
+
+from devcluster import binaries
+from devcluster.client import api_client
+from devcluster.cluster import ClusterConfig, ControlPlane
+
+
+class _Pool:
+    """The session's clusters by config; a config that failed to start fails fast after."""
+
+    def __init__(self) -> None:
+        self.clusters: dict[ClusterConfig, ControlPlane] = {}
+        self.failures: dict[ClusterConfig, BaseException] = {}
+
+    def get(self, config: ClusterConfig) -> ControlPlane:
+        if config in self.failures:
+            raise RuntimeError(f"control plane {config} failed to start earlier") from (
+                self.failures[config]
+            )
+        if config not in self.clusters:
+            bins = _binaries()  # skips (not a start failure) when not built
+            try:
+                self.clusters[config] = ControlPlane(config, bins).start()
+            except BaseException as exc:
+                self.failures[config] = exc
+                raise
+        return self.clusters[config]
+
+    def stop_all(self) -> None:
+        for cluster in self.clusters.values():
+            cluster.stop()
+        self.clusters.clear()
+
+
+def _binaries() -> binaries.Binaries:
+    try:
+        return binaries.locate()
+    except binaries.BinariesMissing as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+
+
+def _config_from(request: pytest.FixtureRequest) -> ClusterConfig:
+    marker = request.node.get_closest_marker("control_plane")
+    kwargs = dict(marker.kwargs) if marker else {}
+    if kwargs.pop("full", False):
+        return ClusterConfig.full(nodes=kwargs.pop("kwok_nodes", 1))
+    return ClusterConfig(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def control_plane_pool() -> Iterator[_Pool]:
+    pool = _Pool()
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture
+def control_plane(
+    request: pytest.FixtureRequest, control_plane_pool: _Pool
+) -> Iterator[ControlPlane]:
+    """The session's cluster for this test's `control_plane` marker (default: etcd+apiserver)."""
+    cluster = control_plane_pool.get(_config_from(request))
+    yield cluster
+    _heal(cluster)
+
+
+def _heal(cluster: ControlPlane) -> None:
+    if not cluster.apiserver_running:  # the test stopped it (or it died): heal for the next
+        cluster.start_apiserver()
+
+
+@pytest.fixture
+def k8s_api(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
+    """An admin ApiClient for the test's cluster."""
+    with api_client(control_plane.kubeconfig) as api:
+        yield api
+
+
+@pytest.fixture
+def k8s_namespace(
+    request: pytest.FixtureRequest, control_plane: ControlPlane, k8s_api: client.ApiClient
+) -> Iterator[str]:
+    """A fresh namespace named after the test; deleted afterwards (without waiting)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"{slug}-{uuid.uuid4().hex[:6]}"
+    core = client.CoreV1Api(k8s_api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    _heal(control_plane)  # runs before control_plane's teardown, so heal here first
+    try:
+        core.delete_namespace(name)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
