@@ -54,14 +54,22 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings: type[BaseS
         env = f"{settings.model_config.get('env_prefix', '')}{name.upper()}"
         help_text = f"{field.description or ''} [default: {default}; env {env}]"
         if kind == "bool":
-            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
-                                default=None, help=help_text)
+            parser.add_argument(
+                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
         elif kind == "list":
-            parser.add_argument(flag, dest=name, action="append", default=None,
-                                metavar=name.split("_")[-1].upper(), help=help_text)
+            parser.add_argument(
+                flag,
+                dest=name,
+                action="append",
+                default=None,
+                metavar=name.split("_")[-1].upper(),
+                help=help_text,
+            )
         else:
-            parser.add_argument(flag, dest=name, default=None,
-                                metavar=name.split("_")[-1].upper(), help=help_text)
+            parser.add_argument(
+                flag, dest=name, default=None, metavar=name.split("_")[-1].upper(), help=help_text
+            )
 
 
 def settings_from_args(settings: type[S], args: argparse.Namespace) -> S:

@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILURE = 1  # an unexpected internal error (a bug): the only case that prints a traceback
     USAGE = 2  # bad arguments or settings, as argparse does
+    UNAVAILABLE = 3  # a port, file or service we need cannot be had
     INTERRUPTED = 130
 
 

@@ -1,0 +1,1 @@
+"""A faithful local simulator of X's Space endpoints and media (`spacecast simulate`)."""

@@ -1,0 +1,96 @@
+"""Routes for people and tests, under /_sim/: what is served, the CA, ground truth, and
+levers on the state machine (start, end, host drop, clock, guest-token expiry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from simulator.state import SIM, Sim
+from simulator.world import SpaceEntry
+
+
+def describe(sim: Sim, entry: SpaceEntry, origin: str) -> dict[str, Any]:
+    space, paths = entry.space, entry.paths
+    now = sim.world.now()
+    return {
+        "id": space.id,
+        "kind": space.kind,
+        "title": space.title,
+        "state": space.state(now).value,
+        "media_key": space.media_key,
+        "page": f"{origin}/i/spaces/{space.id}",
+        "master": origin + (paths.video_master_live if space.kind == "camera" else paths.master),
+        "dynamic": origin + (paths.video_master_live if space.kind == "camera" else paths.dynamic),
+        "chunks_so_far": sim.world.complete_chunks(entry),
+    }
+
+
+def _space(request: web.Request) -> tuple[Sim, SpaceEntry]:
+    sim: Sim = request.app[SIM]
+    entry = sim.world.by_id(request.match_info["space_id"])
+    if entry is None:
+        raise web.HTTPNotFound(text="no such Space\n")
+    return sim, entry
+
+
+async def index(request: web.Request) -> web.Response:
+    sim: Sim = request.app[SIM]
+    origin = sim.origin(request)
+    return web.json_response(
+        {
+            "now": sim.world.now(),
+            "spaces": [describe(sim, e, origin) for e in sim.world.entries.values()],
+        }
+    )
+
+
+async def ca(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(request.app[SIM].ca_file)
+
+
+async def truth(request: web.Request) -> web.Response:
+    """The Space's audio frames for chunks [from, to), with no tags: what a download must equal."""
+    sim, entry = _space(request)
+    first = int(request.query.get("from", "0"))
+    last = int(request.query.get("to", str(sim.world.complete_chunks(entry))))
+    body = b"".join(entry.chunks.audio(seq) for seq in range(first, last))
+    return web.Response(body=body, content_type="audio/aac")
+
+
+async def act(request: web.Request) -> web.Response:
+    sim, entry = _space(request)
+    action, now = request.match_info["action"], sim.world.now()
+    if action == "start":
+        entry.space.start(now)
+    elif action == "end":
+        entry.space.end(now)
+    elif action == "disconnect":
+        entry.space.disconnect_for(now, float(request.query.get("seconds", "30")))
+    else:
+        raise web.HTTPNotFound()
+    sim.world.restart_clock_for(entry)
+    return web.json_response(describe(sim, entry, sim.origin(request)))
+
+
+async def advance(request: web.Request) -> web.Response:
+    sim: Sim = request.app[SIM]
+    sim.world.clock.advance(float(request.query.get("seconds", "0")))
+    return web.json_response({"now": sim.world.now()})
+
+
+async def expire_guest_tokens(request: web.Request) -> web.Response:
+    request.app[SIM].guests.expire_all()
+    return web.json_response({"expired": True})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/_sim/", index),
+        web.get("/_sim/ca.pem", ca),
+        web.get("/_sim/spaces/{space_id}/truth.aac", truth),
+        web.post("/_sim/spaces/{space_id}/{action}", act),
+        web.post("/_sim/clock/advance", advance),
+        web.post("/_sim/guest-tokens/expire", expire_guest_tokens),
+    ]

@@ -1,0 +1,153 @@
+"""The simulator's HTTP and HTTPS server (aiohttp), for the CLI, tests, the demo and benchmarks.
+
+`Simulator` runs inside an existing event loop; `ThreadedSimulator` runs one in a thread of its
+own, for synchronous callers (pytest fixtures, subprocess-driven tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from simulator import admin, api, media, page
+from simulator.clock import SimClock
+from simulator.settings import SimulatorSettings
+from simulator.state import SIM, Sim
+from simulator.tls import make_server_context
+from simulator.world import World
+from spacecast.logs import get_logger
+
+log = get_logger("simulator")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def latency(request: web.Request, handler: Handler) -> web.StreamResponse:
+    delay = request.app[SIM].settings.latency_ms
+    if delay and not request.path.startswith("/_sim/"):
+        await asyncio.sleep(delay / 1000)
+    return await handler(request)
+
+
+def build_app(sim: Sim) -> web.Application:
+    app = web.Application(middlewares=[latency])
+    app[SIM] = sim
+    app.add_routes(api.routes() + media.routes() + page.routes() + admin.routes())
+    return app
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+class Simulator:
+    def __init__(
+        self, settings: SimulatorSettings | None = None, clock: SimClock | None = None
+    ) -> None:
+        self.settings = settings or SimulatorSettings()
+        self.sim = Sim(self.settings, World(self.settings, clock))
+        self._runner: web.AppRunner | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.http_port = self.https_port = 0
+
+    @property
+    def world(self) -> World:
+        return self.sim.world
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.settings.public_host}:{self.http_port}"
+
+    @property
+    def https_url(self) -> str:
+        return f"https://{self.settings.public_host}:{self.https_port}"
+
+    @property
+    def ca_file(self) -> str:
+        return self.sim.ca_file
+
+    async def start(self) -> None:
+        if self.settings.state_dir:
+            state_dir = Path(self.settings.state_dir)
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="spacecast-sim-")
+            state_dir = Path(self._tmp.name)
+        context, ca_file = make_server_context(state_dir, self.settings.public_host)
+        self.sim.ca_file = str(ca_file)
+        http_sock = _listen(self.settings.bind, self.settings.http_port)
+        https_sock = _listen(self.settings.bind, self.settings.https_port)
+        self.http_port, self.https_port = http_sock.getsockname()[1], https_sock.getsockname()[1]
+        self._runner = web.AppRunner(build_app(self.sim), access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, http_sock).start()
+        await web.SockSite(self._runner, https_sock, ssl_context=context).start()
+        log.info(
+            "simulator listening", http=self.http_url, https=self.https_url, ca_file=self.ca_file
+        )
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tmp:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def spaces(self, origin: str | None = None) -> list[dict[str, Any]]:
+        origin = origin or self.https_url
+        return [admin.describe(self.sim, e, origin) for e in self.world.entries.values()]
+
+
+class ThreadedSimulator:
+    """A simulator on its own event loop in a daemon thread; use as a context manager."""
+
+    def __init__(
+        self, settings: SimulatorSettings | None = None, clock: SimClock | None = None
+    ) -> None:
+        self.simulator = Simulator(settings, clock)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="simulator", daemon=True
+        )
+
+    def __enter__(self) -> Simulator:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.simulator.start(), self._loop).result(timeout=60)
+        return self.simulator
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.simulator.stop(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run `fn` on the simulator's loop (state changes from another thread)."""
+
+        async def _run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(_run(), self._loop).result(timeout=30)
+
+
+async def serve_forever(settings: SimulatorSettings, on_ready: Callable[[Simulator], None]) -> None:
+    simulator = Simulator(settings)
+    await simulator.start()
+    on_ready(simulator)
+    try:
+        await asyncio.Event().wait()  # until cancelled (Ctrl-C)
+    finally:
+        await simulator.stop()

@@ -1,0 +1,33 @@
+"""Public tools that spacecast is checked against, each in a virtualenv of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+PEERS = {"twspace-dl": "twspace-dl==2024.7.2.1", "yt-dlp": "yt-dlp"}
+
+
+def peer_env(name: str, root: Path) -> Path:
+    """A virtualenv with one peer tool installed; returns its bin directory."""
+    venv = root / name
+    if not (venv / "bin" / "python").exists():
+        env = os.environ | {"UV_PYTHON_DOWNLOADS": "never"}
+        subprocess.run(["uv", "venv", "-q", "--python", "python3", str(venv)], check=True, env=env)
+        subprocess.run(
+            ["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"), PEERS[name]],
+            check=True,
+            env=env,
+        )
+    return venv / "bin"
+
+
+def ffprobe_duration(path: Path) -> float:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout)
