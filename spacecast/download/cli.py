@@ -1,0 +1,50 @@
+"""`spacecast download SPACE`: the command line around `spacecast.download.run`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from spacecast.cli import add_settings_arguments, settings_from_args
+from spacecast.download.run import download
+from spacecast.download.settings import DownloadSettings
+from spacecast.errors import ExitCode
+from spacecast.logs import configure_logging
+from spacecast.settings import LogSettings, XSettings
+
+EPILOG = """exit codes: 0 done; 2 usage; 10 not a Space URL or id; 11 unknown Space;
+12 no replay (ended without one, or canceled); 13 not started (see --wait); 14 X refused the
+credentials; 15 X rejected the query (feature flags); 16 rate-limited past the budget; 17 disk
+full; 18 chunks missing with --gaps fail; 19 media unavailable after retries; 20 output exists;
+21 bad cookie file; 130 interrupted. Re-running resumes from the work directory."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "download",
+        help="Record an ended or live Space to an audio file.",
+        description="Record an X Space (ended with a replay, or live from its start) to m4a "
+        "or raw AAC: chunks fetched concurrently, tags stripped, joined by sequence number.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("space", metavar="SPACE", help="Space URL (x.com or twitter.com) or id.")
+    parser.add_argument("-o", dest="output", metavar="PATH_OR_TEMPLATE", help="See --output.")
+    parser.add_argument("--json", dest="json_summary", action="store_true", default=None,
+                        help="Print a JSON summary on stdout.")  # fmt: skip
+    add_settings_arguments(parser, DownloadSettings)
+    add_settings_arguments(parser, XSettings)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(LogSettings())
+    settings = settings_from_args(DownloadSettings, args)
+    x = settings_from_args(XSettings, args)
+    summary = asyncio.run(download(args.space, settings, x))
+    if settings.json_summary:
+        print(json.dumps(summary.to_json(), indent=None))
+    else:
+        print(summary.output)
+    return ExitCode.OK

@@ -1,0 +1,161 @@
+"""Join stored chunks strictly by sequence number into one ADTS stream, then remux or copy it.
+
+Joining is a byte stream of tag-free frames (x-spaces.md 2.6: the only joins that keep the
+duration right are a byte stream followed by a remux, or a concat of fully stripped chunks).
+Holes are planned first: a hole's length comes from the PTS of the chunks around it (exact to
+the frame), else from the EXTINF of the chunks X listed, so silence fills it exactly.
+ffmpeg command lines are data, built by pure functions; nothing secret goes into them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import statistics
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from spacecast.download import chunks
+from spacecast.download.workdir import StoredChunk, WorkDir
+
+FRAME_S = 1024 / 48_000
+
+
+@dataclass(frozen=True)
+class Gap:
+    first: int  # first missing sequence number
+    last: int  # last missing sequence number
+    frames: int  # the audio the hole stands for
+
+    @property
+    def seconds(self) -> float:
+        return self.frames * FRAME_S
+
+
+Slot = int | Gap
+
+
+def _gap_frames(
+    seqs: range, before: StoredChunk | None, after: StoredChunk | None, listed: Mapping[int, float]
+) -> int:
+    if before and after and before.pts is not None and after.pts is not None:
+        ticks = (after.pts - before.pts) % chunks.PTS_WRAP
+        frames = ticks // chunks.PTS_PER_FRAME - before.frames
+        if 0 < frames < 400 * len(seqs):  # a sane hole; anything else means the PTS jumped
+            return frames
+    if all(s in listed for s in seqs):
+        return sum(chunks.frames_for(listed[s]) for s in seqs)
+    return 0
+
+
+def plan(listed: Mapping[int, float], stored: Mapping[int, StoredChunk]) -> list[Slot]:
+    """Chunks in sequence order, with each run of missing ones as one Gap."""
+    known = set(listed) | set(stored)
+    if not known:
+        return []
+    slots: list[Slot] = []
+    seq, last = min(known), max(known)
+    while seq <= last:
+        if seq in stored:
+            slots.append(seq)
+            seq += 1
+            continue
+        end = seq
+        while end + 1 <= last and end + 1 not in stored:
+            end += 1
+        slots.append(
+            Gap(
+                seq,
+                end,
+                _gap_frames(range(seq, end + 1), stored.get(seq - 1), stored.get(end + 1), listed),
+            )
+        )
+        seq = end + 1
+    typical = round(statistics.median(c.frames for c in stored.values())) if stored else 0
+    return [
+        Gap(s.first, s.last, typical * (s.last - s.first + 1))
+        if isinstance(s, Gap) and not s.frames
+        else s
+        for s in slots
+    ]
+
+
+def silence_command() -> list[str]:
+    """One second of digital silence, encoded like X's chunks (AAC-LC 48 kHz stereo, ADTS)."""
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", "1",
+        "-c:a", "aac", "-b:a", "96k", "-f", "adts", "pipe:1",
+    ]  # fmt: skip
+
+
+@functools.cache
+def silent_frame() -> bytes:
+    """A frame from the middle of encoded silence (past the encoder's start-up frames)."""
+    data = subprocess.run(silence_command(), check=True, capture_output=True).stdout
+    frames, pos = [], 0
+    while pos + 7 <= len(data):
+        length = ((data[pos + 3] & 0x03) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
+        frames.append(data[pos : pos + length])
+        pos += length
+    return frames[len(frames) // 2]
+
+
+def remux_command(dst: Path) -> list[str]:
+    """ADTS on stdin -> AAC in MP4, stream copy; tags are written afterwards with mutagen."""
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "aac", "-i", "pipe:0",
+        "-map", "0:a:0", "-c", "copy", "-map_metadata", "-1",
+        "-movflags", "+faststart", "-f", "mp4", str(dst),
+    ]  # fmt: skip
+
+
+def write_stream(slots: Sequence[Slot], work: WorkDir, fill: bool, sink: IO[bytes]) -> int:
+    """Write the joined ADTS stream; returns the frames written."""
+    frames = 0
+    for slot in slots:
+        if isinstance(slot, Gap):
+            if fill:
+                sink.write(silent_frame() * slot.frames)
+                frames += slot.frames
+            continue
+        sink.write(work.chunk_path(slot).read_bytes())
+        frames += work.stored[slot].frames
+    return frames
+
+
+async def write_output(
+    slots: Sequence[Slot], work: WorkDir, fill: bool, fmt: str, dst: Path
+) -> int:
+    """The joined audio at `dst`, as raw ADTS or remuxed to m4a; returns frames written."""
+    return await asyncio.to_thread(_write_output, slots, work, fill, fmt, dst)
+
+
+def _write_output(slots: Sequence[Slot], work: WorkDir, fill: bool, fmt: str, dst: Path) -> int:
+    if fmt == "aac":
+        with dst.open("wb") as sink:
+            return write_stream(slots, work, fill, sink)
+    # The stream goes to ffmpeg through a pipe: written once, never assembled on disk.
+    with subprocess.Popen(
+        remux_command(dst), stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdin is not None and proc.stderr is not None
+        try:
+            frames = write_stream(slots, work, fill, proc.stdin)
+        except BrokenPipeError:
+            frames = -1
+        finally:
+            proc.stdin.close()
+        stderr = proc.stderr.read().decode(errors="replace").strip()
+    if proc.returncode != 0 or frames < 0:
+        raise RemuxFailed(stderr)
+    return frames
+
+
+class RemuxFailed(RuntimeError):
+    def __init__(self, stderr: str) -> None:
+        super().__init__(f"ffmpeg could not remux the joined audio: {stderr[-500:]}")

@@ -1,0 +1,92 @@
+"""A fixed set of workers fetching chunks into the work directory, in submission order.
+
+Workers rather than one task per chunk, so memory stays flat however long the Space is:
+at most `concurrency` chunk bodies are in memory at once. A chunk is submitted at most once,
+and never when the work directory already has it (resume, or live and snapshot overlapping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+
+from spacecast.download.fetch import Fetcher
+from spacecast.download.progress import Progress
+from spacecast.download.workdir import StoredChunk, WorkDir
+from spacecast.x.playlists import ChunkRef
+
+
+class ChunkPool:
+    def __init__(
+        self, fetcher: Fetcher, work: WorkDir, concurrency: int, progress: Progress
+    ) -> None:
+        self.fetcher, self.work, self.progress = fetcher, work, progress
+        self.concurrency = concurrency
+        self.queue: asyncio.Queue[ChunkRef] = asyncio.Queue()
+        self.scheduled: set[int] = set()
+        self.missing: dict[int, ChunkRef] = {}  # still 404 after every attempt
+        self.fetched = 0
+        self._error: BaseException | None = None
+        self._failed = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> ChunkPool:
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
+        return self
+
+    async def __aexit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+
+    def submit(self, ref: ChunkRef) -> None:
+        if ref.seq in self.scheduled or self.work.has(ref.seq):
+            return
+        self.scheduled.add(ref.seq)
+        self.missing.pop(ref.seq, None)
+        self.progress.add_total(1)
+        self.queue.put_nowait(ref)
+
+    def retry_missing(self, ref: ChunkRef) -> None:
+        """Give a chunk that was missing another chance (a newer list names it again)."""
+        if ref.seq in self.missing:
+            self.scheduled.discard(ref.seq)
+            self.submit(ref)
+
+    async def drain(self) -> None:
+        """Wait until every submitted chunk is stored or known missing; re-raise a failure."""
+        joined = asyncio.create_task(self.queue.join())
+        failed = asyncio.create_task(self._failed.wait())
+        await asyncio.wait({joined, failed}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (joined, failed):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._error is not None:
+            raise self._error
+
+    async def _work(self) -> None:
+        while True:
+            ref = await self.queue.get()
+            try:
+                if self._error is None:
+                    await self._one(ref)
+            except Exception as exc:  # handed to drain(), which re-raises it in the caller
+                self._error = self._error or exc
+                self._failed.set()
+            finally:
+                self.queue.task_done()
+
+    async def _one(self, ref: ChunkRef) -> None:
+        cleaned = await self.fetcher.chunk(ref)
+        if cleaned is None:
+            self.missing[ref.seq] = ref
+            self.progress.advance(0)
+            return
+        stored = StoredChunk(ref.seq, cleaned.frames, cleaned.pts, ref.duration, len(cleaned.audio))
+        self.work.put(stored, cleaned.audio)
+        self.fetched += 1
+        self.progress.advance(len(cleaned.audio))

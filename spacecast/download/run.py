@@ -1,0 +1,225 @@
+"""One download from start to finish: resolve, collect chunks, apply the gap policy, join,
+tag, verify, then move the file into place atomically."""
+
+from __future__ import annotations
+
+import errno
+import re
+import ssl
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from spacecast.download import join, tags, verify
+from spacecast.download.fetch import Fetcher, RetryPolicy
+from spacecast.download.live import LiveRecorder
+from spacecast.download.pool import ChunkPool
+from spacecast.download.progress import NoProgress, make_progress
+from spacecast.download.replay import collect
+from spacecast.download.resolve import Plan, resolve
+from spacecast.download.settings import DownloadSettings
+from spacecast.download.workdir import WorkDir, atomic_target
+from spacecast.errors import ExitCode, UserError
+from spacecast.logs import get_logger
+from spacecast.settings import XSettings
+from spacecast.x.api import XClient
+from spacecast.x.auth import Auth, load_cookies
+from spacecast.x.ids import parse_space_id
+from spacecast.x.models import SpaceMetadata
+
+log = get_logger("spacecast.download")
+UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]+')
+
+
+@dataclass
+class Summary:
+    space_id: str
+    title: str
+    host: str
+    live: bool
+    output: str
+    format: str
+    duration_s: float
+    expected_s: float
+    chunks: int
+    chunks_fetched: int
+    chunks_reused: int
+    bytes: int
+    gap_policy: str
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    host_disconnects: int = 0
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _safe(text: str) -> str:
+    return UNSAFE.sub("_", text).strip(" .")[:120] or "_"
+
+
+def output_path(template: str, meta: SpaceMetadata, fmt: str) -> Path:
+    """The output file: a template, a directory (default name inside), or a plain path."""
+    started = meta.started_at or meta.scheduled_start or meta.created_at
+    fields = {
+        "id": meta.id,
+        "title": _safe(meta.display_title),
+        "host": _safe(meta.host.screen_name or "unknown"),
+        "host_name": _safe(meta.host.name or meta.host.screen_name or "unknown"),
+        "date": f"{started:%Y-%m-%d}" if started else "undated",
+        "ext": fmt,
+    }
+    path = Path(template).expanduser()
+    if path.is_dir():
+        path = path / DownloadSettings.model_fields["output"].default
+    try:
+        return Path(str(path).format(**fields))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UserError(f"bad output template {template!r}: {exc}") from None
+
+
+def _path(text: str) -> Path:
+    return Path(text).expanduser()
+
+
+def http_client(x: XSettings, settings: DownloadSettings) -> httpx.AsyncClient:
+    verify_ctx = ssl.create_default_context()
+    if x.x_ca_file:
+        verify_ctx.load_verify_locations(cafile=x.x_ca_file)
+    pool = settings.concurrency + 8  # chunk workers plus playlist and API calls
+    return httpx.AsyncClient(
+        http2=True,
+        verify=verify_ctx,
+        timeout=httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s)),
+        limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        follow_redirects=True,
+    )
+
+
+async def download(space: str, settings: DownloadSettings, x: XSettings) -> Summary:
+    try:
+        return await _download(space, settings, x)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            where = exc.filename or "the work directory or output"
+            raise UserError(f"no space left on device: {where}", ExitCode.DISK_FULL) from None
+        raise
+
+
+async def _download(space: str, settings: DownloadSettings, x: XSettings) -> Summary:
+    started = time.monotonic()
+    space_id = parse_space_id(space, extra_hosts=(urlsplit(x.x_base_url).hostname or "",))
+    cookies = load_cookies(_path(settings.cookies)) if settings.cookies else None
+    async with http_client(x, settings) as http:
+        activate = x.x_api_base_url.rstrip("/") + "/1.1/guest/activate.json"
+        client = XClient(
+            http,
+            Auth(cookies, activate),
+            x.x_base_url,
+            rate_limit_budget_s=settings.rate_limit_budget_s,
+        )
+        plan = await resolve(client, space_id, settings.wait, settings.wait_poll_s)
+        target = output_path(settings.output, plan.meta, settings.format)
+        if target.exists() and not settings.overwrite:
+            raise UserError(f"{target} exists (use --overwrite)", ExitCode.OUTPUT_EXISTS)
+        log.info("downloading", space=space_id, live=plan.live, output=str(target))
+        work = WorkDir(_path(settings.work_dir), space_id)
+        try:
+            summary = await _record_and_write(client, http, plan, work, target, settings)
+        finally:
+            work.close()
+    if not settings.keep_work:
+        work.remove()
+    summary.elapsed_s = round(time.monotonic() - started, 3)
+    return summary
+
+
+async def _record_and_write(
+    client: XClient,
+    http: httpx.AsyncClient,
+    plan: Plan,
+    work: WorkDir,
+    target: Path,
+    settings: DownloadSettings,
+) -> Summary:
+    progress = make_progress(settings.progress)
+    fetcher = Fetcher(
+        http, RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s)
+    )
+    disconnects = 0
+    try:
+        async with ChunkPool(fetcher, work, settings.concurrency, progress) as pool:
+            if plan.live:
+                recorder = LiveRecorder(
+                    client, fetcher, pool, plan.meta, plan.location, settings, progress
+                )
+                listed = await recorder.run()
+                disconnects = recorder.disconnects
+            else:
+                listed = await collect(
+                    fetcher, pool, plan.location, settings.final_list_timeout_s, progress
+                )
+    finally:
+        progress.close()
+    summary = await write(plan, work, listed, target, settings, progress)
+    summary.chunks_fetched, summary.bytes = pool.fetched, fetcher.stats.bytes
+    summary.host_disconnects = disconnects
+    return summary
+
+
+async def write(
+    plan: Plan,
+    work: WorkDir,
+    listed: dict[int, float],
+    target: Path,
+    settings: DownloadSettings,
+    progress: NoProgress,
+) -> Summary:
+    """Apply the gap policy, join, tag and verify into a temporary file, then rename it."""
+    slots = join.plan(listed, work.stored)
+    gaps = [s for s in slots if isinstance(s, join.Gap)]
+    if gaps:
+        report = [
+            {"from_seq": g.first, "to_seq": g.last, "seconds": round(g.seconds, 3)} for g in gaps
+        ]
+        log.warning("chunks missing", gaps=report, policy=settings.gaps)
+        if settings.gaps == "fail":
+            raise UserError(
+                f"{sum(g.last - g.first + 1 for g in gaps)} chunks missing "
+                f"({', '.join(f'{g.first}-{g.last}' for g in gaps)}; "
+                f"{sum(g.seconds for g in gaps):.1f} s); rerun with --gaps silence or --gaps skip "
+                f"(chunks kept in {work.path})",
+                ExitCode.MISSING_CHUNKS,
+            )
+    fill = settings.gaps == "silence"
+    stored = [work.stored[s] for s in slots if isinstance(s, int)]
+    expected = sum(c.duration for c in stored) + (sum(g.seconds for g in gaps) if fill else 0)
+    with atomic_target(target) as part:
+        await join.write_output(slots, work, fill, settings.format, part)
+        if settings.format == "m4a":
+            tags.write_tags(part, plan.meta)
+        actual = await verify.probe_duration(part, raw_adts=settings.format == "aac")
+        verify.check_duration(actual, expected)
+    meta = plan.meta
+    return Summary(
+        space_id=meta.id,
+        title=meta.display_title,
+        host=meta.host.screen_name,
+        live=plan.live,
+        output=str(target),
+        format=settings.format,
+        duration_s=round(actual, 3),
+        expected_s=round(expected, 3),
+        chunks=len(stored),
+        chunks_fetched=0,
+        chunks_reused=work.reused,
+        bytes=0,
+        gap_policy=settings.gaps,
+        gaps=[
+            {"from_seq": g.first, "to_seq": g.last, "seconds": round(g.seconds, 3)} for g in gaps
+        ],
+    )

@@ -1,0 +1,159 @@
+"""Credentials for X's API (x-spaces.md 1.2): the public web-client bearer plus either a
+logged-in browser's cookies (`auth_token`, `ct0`, echoed as `x-csrf-token`) or a guest token.
+
+Cookie values are secrets: they live only in `Cookies`, whose repr hides them, and go out only in
+request headers to X's API, never to the CDN, the logs or a process's arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from spacecast.errors import ExitCode, UserError
+from spacecast.x.errors import AuthRefused, RateLimited, XHttpError
+
+# The bearer embedded in X's web client; every tool sends the same one.
+PUBLIC_BEARER = (
+    "AAAAAAAAAAAAAAAAAAAAANRILgAAAAAAnNwIzUejRCOuH5E6I8xnZz4puTs%3D"
+    "1Zv7ttfk8LF81IUq16cHjhLTvJu4FA33AGWWjCpTnA"
+)
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+WANTED = ("auth_token", "ct0")
+# twspace-crawler's choice: reuse a guest token for 30 minutes, refresh early when X says so.
+GUEST_TOKEN_MAX_AGE_S = 1800.0
+
+
+class BadCookies(UserError):
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"cookies {path}: {why}", ExitCode.BAD_COOKIES)
+
+
+@dataclass(frozen=True)
+class Cookies:
+    auth_token: str = field(repr=False)
+    ct0: str = field(repr=False)
+
+    def header(self) -> str:
+        return f"auth_token={self.auth_token}; ct0={self.ct0}"
+
+
+def _from_netscape(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("#HttpOnly_"):  # curl's marker for HttpOnly cookies, still a cookie
+            line = line[len("#HttpOnly_") :]
+        if not line.strip() or line.startswith("#"):
+            continue
+        cols = line.rstrip("\r\n").split("\t")
+        if len(cols) >= 7:
+            found[cols[5]] = cols[6]
+    return found
+
+
+def _from_json(data: Any) -> dict[str, str]:
+    """A {name: value} object, or a list of {"name", "value", ...} (browser extensions)."""
+    if isinstance(data, dict) and isinstance(data.get("cookies"), list):
+        data = data["cookies"]
+    if isinstance(data, dict):
+        return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
+    if isinstance(data, list):
+        return {
+            str(c["name"]): str(c["value"])
+            for c in data
+            if isinstance(c, dict) and "name" in c and "value" in c
+        }
+    return {}
+
+
+def load_cookies(path: Path) -> Cookies:
+    """Read `auth_token` and `ct0` from a Netscape cookies.txt or a JSON export."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadCookies(path, exc.__class__.__name__) from None
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            found = _from_json(json.loads(stripped))
+        except json.JSONDecodeError:
+            raise BadCookies(path, "not valid JSON") from None
+    else:
+        found = _from_netscape(text)
+    missing = [name for name in WANTED if not found.get(name)]
+    if missing:
+        raise BadCookies(path, "missing " + " and ".join(missing))
+    return Cookies(found["auth_token"], found["ct0"])
+
+
+class Auth:
+    """Headers for one API call; a guest token is fetched once and shared until it is stale."""
+
+    def __init__(
+        self,
+        cookies: Cookies | None,
+        activate_url: str,
+        *,
+        max_age_s: float = GUEST_TOKEN_MAX_AGE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cookies = cookies
+        self.activate_url = activate_url
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._guest: tuple[str, float] | None = None  # token, when obtained
+        self._lock = asyncio.Lock()
+        self.activations = 0
+
+    def base_headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {PUBLIC_BEARER}",
+            "User-Agent": USER_AGENT,
+            "x-twitter-active-user": "yes",
+            "x-twitter-client-language": "en",
+            "Referer": "https://x.com/",
+        }
+
+    async def headers(self, http: httpx.AsyncClient) -> dict[str, str]:
+        headers = self.base_headers()
+        if self.cookies:
+            headers |= {
+                "Cookie": self.cookies.header(),
+                "x-csrf-token": self.cookies.ct0,
+                "x-twitter-auth-type": "OAuth2Session",
+            }
+        else:
+            headers["x-guest-token"] = await self.guest_token(http)
+        return headers
+
+    def forget_guest_token(self, token: str | None) -> None:
+        """X said the token is bad (code 239): drop it unless another call already replaced it."""
+        if self._guest and (token is None or self._guest[0] == token):
+            self._guest = None
+
+    async def guest_token(self, http: httpx.AsyncClient) -> str:
+        async with self._lock:
+            now = self._clock()
+            if self._guest and now - self._guest[1] < self.max_age_s:
+                return self._guest[0]
+            resp = await http.post(self.activate_url, headers=self.base_headers(), content=b"")
+            self.activations += 1
+            if resp.status_code == 429:
+                raise RateLimited("guest/activate.json", None)
+            if resp.status_code in (401, 403):
+                raise AuthRefused(f"guest activation answered {resp.status_code}")
+            if resp.status_code != 200:
+                raise XHttpError("guest/activate.json", resp.status_code, resp.text)
+            token = str(resp.json()["guest_token"])
+            self._guest = (token, now)
+            return token
