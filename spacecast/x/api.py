@@ -133,7 +133,7 @@ class XClient:
         web_base_url: str,
         *,
         rate_limit_budget_s: float = 120.0,
-        queries: tuple[Query, ...] = QUERIES,
+        queries: tuple[Query, ...] | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -141,7 +141,7 @@ class XClient:
         self.auth = auth
         self.api = web_base_url.rstrip("/") + "/i/api"
         self.rate_limit_budget_s = rate_limit_budget_s
-        self.queries = queries
+        self.queries = queries if queries is not None else QUERIES
         self._clock = clock
         self._sleep = sleep
 

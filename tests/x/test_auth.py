@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spacecast.errors import ExitCode
+from spacecast.x.auth import BadCookies, load_cookies
+
+AUTH, CT0 = "a" * 40, "b" * 160
+
+
+def netscape(path: Path, rows: list[tuple[str, str]]) -> Path:
+    lines = ["# Netscape HTTP Cookie File", ".x.com\tTRUE\t/\tTRUE\t0\tguest_id\tv1%3A1"]
+    lines += [f"#HttpOnly_.x.com\tTRUE\t/\tTRUE\t0\t{n}\t{v}" for n, v in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_netscape_cookies_txt(tmp_path: Path) -> None:
+    cookies = load_cookies(netscape(tmp_path / "c.txt", [("auth_token", AUTH), ("ct0", CT0)]))
+    assert (cookies.auth_token, cookies.ct0) == (AUTH, CT0)
+    assert AUTH not in repr(cookies) and CT0 not in repr(cookies)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"auth_token": AUTH, "ct0": CT0},
+        [{"name": "auth_token", "value": AUTH, "domain": ".x.com"}, {"name": "ct0", "value": CT0}],
+        {"cookies": [{"name": "auth_token", "value": AUTH}, {"name": "ct0", "value": CT0}]},
+    ],
+)
+def test_json_cookies(tmp_path: Path, data: object) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(data))
+    assert load_cookies(path).ct0 == CT0
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (None, "FileNotFoundError"),
+        ("{not json", "not valid JSON"),
+        ('{"ct0": "x"}', "missing auth_token"),
+        ("", "missing auth_token and ct0"),
+    ],
+)
+def test_bad_cookie_files(tmp_path: Path, content: str | None, why: str) -> None:
+    path = tmp_path / "c.txt"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(BadCookies) as err:
+        load_cookies(path)
+    assert why in err.value.message and err.value.code == ExitCode.BAD_COOKIES
