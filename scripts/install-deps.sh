@@ -10,6 +10,7 @@ APT_PACKAGES=(
   xvfb xauth x11-utils            # the virtual display
   pulseaudio pulseaudio-utils     # the null sink and its monitor
   chromium fonts-dejavu-core      # the browser that joins Spaces
+  libnss3-tools                   # certutil: trust an extra CA (the simulator's) in Chromium
   nginx libnginx-mod-rtmp         # the local RTMP ingest for tests and the demo
   procps psmisc git make curl ca-certificates
 )

@@ -80,6 +80,13 @@ async def advance(request: web.Request) -> web.Response:
     return web.json_response({"now": sim.world.now()})
 
 
+async def ingest_publish(request: web.Request) -> web.Response:
+    """nginx-rtmp's on_publish callback: 2xx lets the publish through, anything else refuses."""
+    keys = request.app[SIM].settings.ingest_keys
+    name = (await request.post()).get("name", "")
+    return web.Response(status=200 if not keys or name in keys else 403)
+
+
 async def expire_guest_tokens(request: web.Request) -> web.Response:
     request.app[SIM].guests.expire_all()
     return web.json_response({"expired": True})
@@ -93,4 +100,5 @@ def routes() -> list[web.RouteDef]:
         web.post("/_sim/spaces/{space_id}/{action}", act),
         web.post("/_sim/clock/advance", advance),
         web.post("/_sim/guest-tokens/expire", expire_guest_tokens),
+        web.post("/_sim/ingest/publish", ingest_publish),
     ]

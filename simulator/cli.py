@@ -39,6 +39,8 @@ def print_banner(simulator: Simulator) -> None:
         f"SPACECAST_X_API_BASE_URL={simulator.https_url} SPACECAST_X_CA_FILE={simulator.ca_file}",
         "",
     ]
+    if simulator.ingest:
+        lines += [f"RTMP ingest: {simulator.ingest.url('<stream key>')}", ""]
     for space in simulator.spaces():
         lines += [
             f"{space['kind']} Space {space['id']} ({space['state']}): {space['title']}",

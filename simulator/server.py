@@ -18,6 +18,7 @@ from aiohttp import web
 
 from simulator import admin, api, media, page
 from simulator.clock import SimClock
+from simulator.ingest import Ingest
 from simulator.settings import SimulatorSettings
 from simulator.state import SIM, Sim
 from simulator.tls import make_server_context
@@ -53,6 +54,11 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _free_port(host: str) -> int:
+    with _listen(host, 0) as sock:
+        return int(sock.getsockname()[1])
+
+
 class Simulator:
     def __init__(
         self, settings: SimulatorSettings | None = None, clock: SimClock | None = None
@@ -62,6 +68,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.http_port = self.https_port = 0
+        self.ingest: Ingest | None = None
 
     @property
     def world(self) -> World:
@@ -97,8 +104,22 @@ class Simulator:
         log.info(
             "simulator listening", http=self.http_url, https=self.https_url, ca_file=self.ca_file
         )
+        if self.settings.ingest:
+            await self._start_ingest(state_dir)
+
+    async def _start_ingest(self, state_dir: Path) -> None:
+        port = self.settings.ingest_port or _free_port(self.settings.bind)
+        record_dir = Path(self.settings.ingest_dir or state_dir / "ingest")
+        auth = f"http://127.0.0.1:{self.http_port}/_sim/ingest/publish"
+        self.ingest = Ingest(port, record_dir, auth)
+        await asyncio.to_thread(self.ingest.start)
+        log.info(
+            "RTMP ingest listening", url=self.ingest.url("<stream key>"), records=str(record_dir)
+        )
 
     async def stop(self) -> None:
+        if self.ingest:
+            await asyncio.to_thread(self.ingest.stop)
         if self._runner:
             await self._runner.cleanup()
             self._runner = None

@@ -24,6 +24,18 @@ class SimulatorSettings(SpacecastSettings):
         None, description="Where the CA and certificate are written (default: a temp directory)."
     )
 
+    # X's RTMP ingest (nginx with the RTMP module), where casts are published.
+    ingest: bool = Field(
+        False, description="Also run X's RTMP ingest (nginx with the RTMP module)."
+    )
+    ingest_port: int = Field(1935, ge=0, le=65535, description="RTMP ingest port (0 = a free one).")
+    ingest_keys: list[str] = Field(
+        default_factory=list, description="Stream keys the ingest accepts (default: any)."
+    )
+    ingest_dir: str | None = Field(
+        None, description="Where the ingest records what it receives (default: in --state-dir)."
+    )
+
     # The Spaces and their clock.
     space: list[str] = Field(
         default_factory=list,

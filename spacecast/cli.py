@@ -93,8 +93,14 @@ def _registrars() -> list[Callable[[Any], None]]:
     from devcluster import cli as devcluster_cli
     from simulator import cli as simulator_cli
     from spacecast.download import cli as download_cli
+    from spacecast.session import cli as session_cli
 
-    return [simulator_cli.register, devcluster_cli.register, download_cli.register]
+    return [
+        simulator_cli.register,
+        devcluster_cli.register,
+        download_cli.register,
+        session_cli.register,
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:

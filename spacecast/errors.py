@@ -27,6 +27,11 @@ class ExitCode(IntEnum):
     MEDIA_UNAVAILABLE = 19  # playlists or chunks still failing when the retries ran out
     OUTPUT_EXISTS = 20  # the output file exists and --overwrite was not given
     BAD_COOKIES = 21  # the cookie file cannot be read or lacks auth_token / ct0
+    # `spacecast session` (30-39); X's refusals above (11 not found, 14 cookies refused) apply too.
+    PUBLISH_REJECTED = 30  # every RTMP destination refused the publish on the first connect
+    INGEST_LOST = 31  # every destination stayed unreachable past the reconnect window
+    BAD_DESTINATIONS = 32  # the destinations file is missing, empty or has a non-RTMP line
+    SESSION_FAILED = 33  # a process the session needs could not start (display in use, ...)
     INTERRUPTED = 130
 
 

@@ -1,0 +1,291 @@
+"""Chromium joins the Space as a listener, headful on the virtual display, playing into the sink.
+
+    STOPPED -> LAUNCHING -> JOINING -> LISTENING
+                   ^                      |  (crash, page closed, join failed)
+                   +------ BACKOFF <------+
+
+Debian's /usr/bin/chromium, driven by Playwright. The page's own AudioSpaceById response tells
+the Space's state and media_key; the page's media element tells whether audio arrives at all
+(a camera Space's player sits at readyState 1: starved).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.async_api import BrowserContext, Page, Playwright, Response, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from spacecast.logs import get_logger
+from spacecast.session import metrics
+from spacecast.x.auth import Cookies
+
+log = get_logger("session.browser")
+
+LISTEN_CONTROLS = (
+    '[data-testid="listen"]',
+    'button:has-text("Start listening")',
+    'button:has-text("Listen")',
+)
+ANONYMOUS_CONTROL = '[data-testid="anonymous"]'
+MEDIA_READY_STATE_JS = """() => {
+  const media = [...document.querySelectorAll('audio, video')].filter(m => m.src || m.srcObject);
+  return media.length ? Math.max(...media.map(m => m.readyState)) : null;
+}"""
+
+
+class BrowserState(enum.StrEnum):
+    STOPPED = "stopped"
+    LAUNCHING = "launching"
+    JOINING = "joining"
+    LISTENING = "listening"
+    BACKOFF = "backoff"
+
+
+def chromium_args(width: int, height: int) -> list[str]:
+    """Kiosk, autoplay allowed, no background throttling (a hidden tab must keep playing), and no
+    calls home: the closed network would refuse them, many at a time."""
+    return [
+        "--kiosk",
+        f"--window-size={width},{height}",
+        "--window-position=0,0",
+        "--autoplay-policy=no-user-gesture-required",
+        "--disable-background-timer-throttling",
+        "--disable-backgrounding-occluded-windows",
+        "--disable-renderer-backgrounding",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-dev-shm-usage",
+        "--disable-features=Translate,MediaRouter",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--hide-scrollbars",
+        "--disable-gpu",
+        "--password-store=basic",
+    ]
+
+
+def trust_ca(home: Path, ca_file: str) -> None:
+    """Make Chromium trust an extra CA (the simulator's) through its NSS database, so TLS stays
+    verified rather than switched off."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password"],
+        check=False,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "certutil",
+            "-A",
+            "-d",
+            f"sql:{nssdb}",
+            "-n",
+            "spacecast-extra-ca",
+            "-t",
+            "C,,",
+            "-i",
+            ca_file,
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def cookie_params(cookies: Cookies, base_url: str) -> list[dict[str, Any]]:
+    host = urlsplit(base_url).hostname or "x.com"
+    return [
+        {
+            "name": "auth_token",
+            "value": cookies.auth_token,
+            "domain": host,
+            "path": "/",
+            "httpOnly": True,
+            "secure": True,
+            "sameSite": "None",
+        },
+        {
+            "name": "ct0",
+            "value": cookies.ct0,
+            "domain": host,
+            "path": "/",
+            "secure": True,
+            "sameSite": "Lax",
+        },
+    ]
+
+
+@dataclass
+class PageView:
+    """What the page has told us so far."""
+
+    space_state: str | None = None
+    media_key: str | None = None
+    media_ready_state: int | None = None
+    starved_since: float | None = None
+
+    def starved_for(self, now: float) -> float:
+        return now - self.starved_since if self.starved_since is not None else 0.0
+
+
+class Browser:
+    def __init__(
+        self,
+        *,
+        chromium: str,
+        sandbox: bool,
+        width: int,
+        height: int,
+        display: str,
+        pulse_env: dict[str, str],
+        sink: str,
+        runtime_dir: Path,
+        page_url: str,
+        cookies: Cookies | None,
+        base_url: str,
+        ca_file: str | None,
+    ) -> None:
+        self.chromium, self.sandbox = chromium, sandbox
+        self.width, self.height = width, height
+        env = os.environ | pulse_env | {"DISPLAY": display, "PULSE_SINK": sink}
+        self.env: dict[str, str | float | bool] = {
+            **env,
+            "HOME": str(runtime_dir / "chromium-home"),
+        }
+        self.profile = runtime_dir / "chromium-profile"
+        self.page_url, self.cookies, self.base_url, self.ca_file = (
+            page_url,
+            cookies,
+            base_url,
+            ca_file,
+        )
+        self.state = BrowserState.STOPPED
+        self.view = PageView()
+        self.restarts = 0
+        self.listening = asyncio.Event()
+        self._pw: Playwright | None = None
+        self._context: BrowserContext | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+
+    def _set(self, state: BrowserState) -> None:
+        if state is not self.state:
+            log.info("browser state", state=state.value, previous=self.state.value)
+            self.state = state
+        if state is not BrowserState.LISTENING:
+            self.listening.clear()
+
+    async def start(self) -> None:
+        home = Path(str(self.env["HOME"]))
+        await asyncio.to_thread(home.mkdir, parents=True, exist_ok=True)
+        if self.ca_file:
+            await asyncio.to_thread(trust_ca, home, self.ca_file)
+        self._pw = await async_playwright().start()
+        self._task = asyncio.create_task(self._keep_listening(), name="browser")
+
+    async def _keep_listening(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                await self._launch_and_join()
+                backoff = 1.0
+                await self._watch()
+            except (PlaywrightError, TimeoutError, RuntimeError) as exc:
+                log.warning("browser failed", error=str(exc).splitlines()[0][:300])
+            await self._close()
+            self._set(BrowserState.BACKOFF)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 20.0)
+            self.restarts += 1
+            metrics.PROCESS_RESTARTS.labels(process="browser").inc()
+
+    async def _launch_and_join(self) -> None:
+        assert self._pw is not None
+        self._set(BrowserState.LAUNCHING)
+        shutil.rmtree(self.profile, ignore_errors=True)  # no state from a crashed run
+        self._closed.clear()
+        self._context = await self._pw.chromium.launch_persistent_context(
+            str(self.profile),
+            executable_path=self.chromium,
+            headless=False,
+            chromium_sandbox=self.sandbox,
+            args=chromium_args(self.width, self.height),
+            env=self.env,
+            no_viewport=True,
+            ignore_default_args=["--enable-automation"],
+        )
+        self._context.on("close", lambda _: self._closed.set())
+        if self.cookies:
+            await self._context.add_cookies(cookie_params(self.cookies, self.base_url))  # type: ignore[arg-type]
+        page = self._context.pages[0] if self._context.pages else await self._context.new_page()
+        page.on("response", self._on_response)
+        page.on("crash", lambda _: self._closed.set())
+        self._set(BrowserState.JOINING)
+        await page.goto(self.page_url, wait_until="domcontentloaded", timeout=30_000)
+        await self._click_listen(page)
+        self.view.starved_since = None
+        self._set(BrowserState.LISTENING)
+        self.listening.set()
+
+    async def _click_listen(self, page: Page) -> None:
+        listen = page.locator(", ".join(LISTEN_CONTROLS)).first
+        await listen.wait_for(state="visible", timeout=30_000)
+        anonymous = page.locator(ANONYMOUS_CONTROL)
+        if await anonymous.count() and await anonymous.is_visible():
+            await anonymous.check()  # listen without showing up in the listener list
+        await listen.click()
+
+    async def _on_response(self, response: Response) -> None:
+        if "AudioSpaceById" not in response.url:
+            return
+        with contextlib.suppress(PlaywrightError, json.JSONDecodeError, KeyError, TypeError):
+            meta = (await response.json())["data"]["audioSpace"]["metadata"]
+            self.view.space_state = meta.get("state") or self.view.space_state
+            self.view.media_key = meta.get("media_key") or self.view.media_key
+
+    async def _watch(self) -> None:
+        """Sample the page's media element until the browser goes away."""
+        assert self._context is not None
+        page = self._context.pages[0]
+        while not self._closed.is_set():
+            state = await asyncio.wait_for(page.evaluate(MEDIA_READY_STATE_JS), 10)
+            now = time.monotonic()
+            self.view.media_ready_state = state
+            if state is not None:
+                metrics.MEDIA_READY_STATE.set(state)
+            starved = state is None or state <= 1
+            self.view.starved_since = (self.view.starved_since or now) if starved else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), 1.0)
+        raise RuntimeError("the browser closed or crashed")
+
+    async def _close(self) -> None:
+        if self._context is not None:
+            with contextlib.suppress(PlaywrightError, TimeoutError):
+                await asyncio.wait_for(self._context.close(), 10)
+            self._context = None
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()
+        if self._pw:
+            await self._pw.stop()
+            self._pw = None
+        self._set(BrowserState.STOPPED)

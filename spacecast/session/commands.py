@@ -1,0 +1,247 @@
+"""Every command line a session runs, as data built by pure functions (tested without running).
+
+Encoder choices follow what live ingest wants (restream.md section 7): x264 veryfast with
+zerolatency, a fixed GOP with scene cuts off, capped CRF (a silent, still grid costs little; a
+lively one is capped by maxrate/bufsize), AAC 128k at 44.1 kHz with async resampling so audio
+stays locked to the wall clock that x11grab stamps video with.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from spacecast.session.settings import SessionSettings
+
+RESCUE_CLIENT = "spacecast-rescue"  # the PulseAudio client name of the rescue's ffmpeg
+
+
+class Command(BaseModel):
+    argv: list[str]
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class Crop(BaseModel):
+    width: int
+    height: int
+    x: int
+    y: int
+
+    @classmethod
+    def parse(cls, text: str) -> Crop:
+        size, x, y = text.split("+")
+        width, height = size.split("x")
+        return cls(width=int(width), height=int(height), x=int(x), y=int(y))
+
+
+class EncoderSettings(BaseModel):
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    crop: Crop | None = None
+    preset: str = "veryfast"
+    crf: int = 25
+    max_kbps: int = 3000
+    gop_seconds: float = 2.0
+    audio_kbps: int = 128
+    audio_rate: int = 44_100
+
+    @property
+    def gop_frames(self) -> int:
+        return max(1, round(self.gop_seconds * self.fps))
+
+    @classmethod
+    def from_settings(cls, s: SessionSettings) -> EncoderSettings:
+        return cls(
+            width=s.width,
+            height=s.height,
+            fps=s.fps,
+            crop=Crop.parse(s.crop) if s.crop else None,
+            preset=s.preset,
+            crf=s.crf,
+            max_kbps=s.max_kbps,
+            gop_seconds=s.gop_seconds,
+            audio_kbps=s.audio_kbps,
+        )
+
+
+def pulse_env(socket: str) -> dict[str, str]:
+    return {"PULSE_SERVER": f"unix:{socket}"}
+
+
+def xvfb(display: str, width: int, height: int) -> Command:
+    # -nolisten tcp: nothing outside the pod can draw on or read the display.
+    return Command(
+        argv=[
+            "Xvfb",
+            display,
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-nolisten",
+            "tcp",
+            "-noreset",
+            "-dpi",
+            "96",
+        ]
+    )
+
+
+def pulseaudio_script(sink: str, socket: str) -> str:
+    """The server's whole configuration: one socket, one null sink, and it is the default."""
+    return "\n".join(
+        [
+            f"load-module module-native-protocol-unix socket={socket} auth-anonymous=1",
+            f"load-module module-null-sink sink_name={sink} "
+            f"sink_properties=device.description={sink}",
+            f"set-default-sink {sink}",
+            "load-module module-always-sink",
+            "",
+        ]
+    )
+
+
+def pulseaudio(script_path: str) -> Command:
+    return Command(
+        argv=[
+            "pulseaudio",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--disallow-exit",
+            "-n",
+            "-F",
+            script_path,
+            "--log-target=stderr",
+            "--log-level=warning",
+        ]
+    )
+
+
+def pusher(enc: EncoderSettings, display: str, sink: str, socket: str, progress_fd: int) -> Command:
+    """Grab the display and the sink's monitor; encode; write FLV to stdout for our publishers."""
+    grab = enc.crop or Crop(width=enc.width, height=enc.height, x=0, y=0)
+    video_filters = [f"scale={enc.width}:{enc.height}"] if enc.crop else []
+    video_filters.append("format=yuv420p")
+    argv = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "warning",
+        "-nostats",
+        "-progress",
+        f"pipe:{progress_fd}",
+        "-stats_period",
+        "1",
+        "-thread_queue_size",
+        "1024",
+        "-f",
+        "x11grab",
+        "-draw_mouse",
+        "0",
+        "-framerate",
+        str(enc.fps),
+        "-video_size",
+        f"{grab.width}x{grab.height}",
+        "-i",
+        f"{display}.0+{grab.x},{grab.y}",
+        "-thread_queue_size",
+        "1024",
+        "-f",
+        "pulse",
+        "-i",
+        f"{sink}.monitor",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-vf",
+        ",".join(video_filters),
+        "-c:v",
+        "libx264",
+        "-preset",
+        enc.preset,
+        "-tune",
+        "zerolatency",
+        "-profile:v",
+        "main",
+        "-crf",
+        str(enc.crf),
+        "-maxrate",
+        f"{enc.max_kbps}k",
+        "-bufsize",
+        f"{2 * enc.max_kbps}k",
+        "-g",
+        str(enc.gop_frames),
+        "-keyint_min",
+        str(enc.gop_frames),
+        "-sc_threshold",
+        "0",
+        "-c:a",
+        "aac",
+        "-b:a",
+        f"{enc.audio_kbps}k",
+        "-ar",
+        str(enc.audio_rate),
+        "-ac",
+        "2",
+        "-af",
+        "aresample=async=1",
+        "-f",
+        "flv",
+        "-flvflags",
+        "no_duration_filesize",
+        "pipe:1",
+    ]
+    return Command(argv=argv, env=pulse_env(socket))
+
+
+METER_RATE = 8000
+
+
+def meter(sink: str, socket: str) -> Command:
+    """Raw 8 kHz mono samples of the sink's monitor on stdout; the level is computed from them."""
+    return Command(
+        argv=[
+            "parec",
+            "-d",
+            f"{sink}.monitor",
+            "--format=s16le",
+            f"--rate={METER_RATE}",
+            "--channels=1",
+            "--latency-msec=100",
+            "--client-name=spacecast-meter",
+        ],
+        env=pulse_env(socket),
+    )
+
+
+def rescue(hls_url: str, sink: str, socket: str) -> Command:
+    """Play one rendition's audio (0:a:0; every rendition at once overlaps voices) into the sink."""
+    return Command(
+        argv=[
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "warning",
+            "-reconnect",
+            "1",
+            "-reconnect_streamed",
+            "1",
+            "-reconnect_delay_max",
+            "5",
+            "-i",
+            hls_url,
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-f",
+            "pulse",
+            "-name",
+            RESCUE_CLIENT,
+            "-device",
+            sink,
+            "rescue",
+        ],
+        env=pulse_env(socket),
+    )

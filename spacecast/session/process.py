@@ -1,0 +1,167 @@
+"""One external process under supervision, with an explicit state machine:
+
+    IDLE -> STARTING -> RUNNING -> (exited) -> BACKOFF -> STARTING ...
+                                 -> STOPPING -> STOPPED        (stop() at any time)
+
+Each process gets its own process group, so teardown reaches everything it spawned (no orphans,
+no stale X locks); its stderr (and stdout, unless the owner reads it as data) goes into the
+logs line by line; when it dies it is restarted after an exponential backoff and the restart is
+counted. Subclasses attach readers to stdout or extra pipes and decide when the process is ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from spacecast.logs import get_logger
+from spacecast.session import metrics
+from spacecast.session.commands import Command
+
+log = get_logger("session.process")
+
+
+class ProcState(enum.StrEnum):
+    IDLE = "idle"
+    STARTING = "starting"
+    RUNNING = "running"
+    BACKOFF = "backoff"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class ManagedProcess:
+    name = "process"
+    stdout_is_data = False
+    backoff_initial = 0.5
+    backoff_max = 15.0
+    stop_timeout = 5.0
+
+    def __init__(self, command: Callable[[], Command] | None = None) -> None:
+        self._command = command
+        self.state = ProcState.IDLE
+        self.proc: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._backoff = self.backoff_initial
+        self._supervise: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._running = asyncio.Event()
+
+    def _set(self, state: ProcState) -> None:
+        if state is not self.state:
+            log.info(
+                "process state", process=self.name, state=state.value, previous=self.state.value
+            )
+            self.state = state
+
+    # Hooks for subclasses.
+    def command(self) -> Command:
+        assert self._command is not None, "give a command factory or override command()"
+        return self._command()
+
+    def extra_fds(self) -> list[int]:
+        """File descriptors to hand to the child (made fresh for every spawn)."""
+        return []
+
+    async def attached(self, proc: asyncio.subprocess.Process) -> None:
+        """Called right after spawning: start readers of stdout or other pipes."""
+
+    async def ready(self) -> None:
+        """Return once the process serves (e.g. a socket exists); raise if it cannot."""
+
+    def after_spawn(self) -> None:
+        """Close the parent's copies of fds handed to the child."""
+
+    async def start(self) -> None:
+        """Spawn and wait until ready; from then on it is kept running until stop()."""
+        await self._spawn()
+        self._supervise = asyncio.create_task(self._keep_running(), name=f"supervise-{self.name}")
+
+    async def wait_running(self) -> None:
+        await self._running.wait()
+
+    async def _spawn(self) -> None:
+        self._set(ProcState.STARTING)
+        fds = self.extra_fds()
+        command = self.command()
+        self.proc = await asyncio.create_subprocess_exec(
+            *command.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=os.environ | command.env,
+            start_new_session=True,  # its own process group, for a clean teardown
+            pass_fds=fds,
+        )
+        self.after_spawn()
+        self._tasks = [asyncio.create_task(self._log_lines(self.proc.stderr, "stderr"))]
+        if not self.stdout_is_data:
+            self._tasks.append(asyncio.create_task(self._log_lines(self.proc.stdout, "stdout")))
+        await self.attached(self.proc)
+        await self.ready()
+        self._set(ProcState.RUNNING)
+        self._running.set()
+
+    async def _log_lines(self, stream: asyncio.StreamReader | None, which: str) -> None:
+        if stream is None:
+            return
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            if text:
+                log.info("process output", process=self.name, stream=which, line=text)
+
+    def _stopping(self) -> bool:
+        return self.state in (ProcState.STOPPING, ProcState.STOPPED)
+
+    async def _keep_running(self) -> None:
+        while not self._stopping():
+            assert self.proc is not None
+            code = await self.proc.wait()
+            if self._stopping():
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # whatever it left behind in its group
+            self._running.clear()
+            self._set(ProcState.BACKOFF)
+            log.warning("process exited", process=self.name, code=code, retry_in=self._backoff)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, self.backoff_max)
+            self.restarts += 1
+            metrics.PROCESS_RESTARTS.labels(process=self.name).inc()
+            try:
+                await self._spawn()
+                self._backoff = self.backoff_initial
+            except Exception as exc:  # a failed restart is retried like an exit
+                log.warning("process restart failed", process=self.name, error=str(exc))
+                await self._kill_group()
+
+    async def stop(self) -> None:
+        if self.state is ProcState.STOPPED:
+            return
+        self._set(ProcState.STOPPING)
+        if self._supervise:
+            self._supervise.cancel()
+        await self._kill_group()
+        for task in self._tasks:
+            task.cancel()
+        self._set(ProcState.STOPPED)
+
+    async def _kill_group(self) -> None:
+        proc = self.proc
+        if proc is None or proc.returncode is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, self.stop_timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                await asyncio.wait_for(proc.wait(), wait)
+                return
+            except TimeoutError:
+                continue

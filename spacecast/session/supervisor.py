@@ -1,0 +1,241 @@
+"""The supervisor: brings the session's processes up in order, watches the cast once a second,
+and ends it when the Space ends (exit 0), on SIGTERM (exit 0), or on a fatal error (its own
+exit code). Whatever the ending, it flushes the pusher, tears everything down by process group,
+and writes a one-line JSON summary to the termination-message path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spacecast.errors import ExitCode, UserError
+from spacecast.logs import get_logger
+from spacecast.session import health
+from spacecast.session.audio import AudioServer
+from spacecast.session.browser import Browser
+from spacecast.session.commands import EncoderSettings
+from spacecast.session.destinations import FanOut
+from spacecast.session.display import Display
+from spacecast.session.meter import Meter
+from spacecast.session.pusher import Pusher
+from spacecast.session.rescue import Rescue, should_engage
+from spacecast.session.settings import SessionSettings
+from spacecast.session.xclient import SpaceWatch
+from spacecast.settings import XSettings
+
+log = get_logger("session")
+TICK_S = 1.0
+METER_WINDOW_S = 2.0
+FLUSH_S = 5.0
+
+
+@dataclass
+class Summary:
+    space_id: str
+    reason: str
+    exit_code: int
+    message: str = ""
+    duration_seconds: float = 0.0
+    bytes_sent: int = 0
+    reconnects: int = 0
+    rescue_activations: int = 0
+    audio_source: str = "browser"
+    destinations: list[dict[str, Any]] = field(default_factory=list)
+
+    def line(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+class Session:
+    def __init__(self, settings: SessionSettings, x: XSettings) -> None:
+        self.settings, self.x = settings, x
+        self.runtime = Path(settings.runtime_dir or tempfile.mkdtemp(prefix="spacecast-session-"))
+        self.health = health.Health()
+        self.stop_requested = asyncio.Event()
+        self.started = time.monotonic()
+        self.metrics_port = 0
+        self.watch: SpaceWatch | None = None
+        self.display: Display | None = None
+        self.audio: AudioServer | None = None
+        self.browser: Browser | None = None
+        self.fanout: FanOut | None = None
+        self.pusher: Pusher | None = None
+        self.meter: Meter | None = None
+        self.rescue: Rescue | None = None
+
+    async def run(self, destinations: list[Any], watch: SpaceWatch) -> Summary:
+        self.watch = watch
+        runner = await health.serve(
+            self.health, self.settings.metrics_bind, self.settings.metrics_port
+        )
+        self.metrics_port = runner.addresses[0][1]
+        log.info(
+            "session starting",
+            space=watch.space_id,
+            metrics_port=self.metrics_port,
+            destinations=[d.redacted for d in destinations],
+        )
+        try:
+            reason = await self._cast(destinations)
+            return self._summary(reason, ExitCode.OK)
+        except UserError as exc:
+            log.error("session failed", error=exc.message, code=exc.code)
+            return self._summary("failed", exc.code, exc.message)
+        finally:
+            await self._teardown()
+            await runner.cleanup()
+
+    async def _cast(self, destinations: list[Any]) -> str:
+        assert self.watch is not None
+        if not await self.watch.wait_until_running(self.stop_requested):
+            return "terminated" if self.stop_requested.is_set() else "space_ended"
+        await self._start_processes(destinations)
+        return await self._loop()
+
+    async def _start_processes(self, destinations: list[Any]) -> None:
+        s = self.settings
+        try:
+            self.display = Display(s.display, s.width, s.height)
+            await self.display.start()
+            self.audio = AudioServer(s.sink, self.runtime)
+            await self.audio.start()
+        except RuntimeError as exc:
+            raise UserError(str(exc), ExitCode.SESSION_FAILED) from None
+        assert self.watch is not None
+        self.browser = Browser(
+            chromium=s.chromium,
+            sandbox=s.chromium_sandbox,
+            width=s.width,
+            height=s.height,
+            display=s.display,
+            pulse_env=self.audio.env,
+            sink=s.sink,
+            runtime_dir=self.runtime,
+            page_url=self.watch.page_url,
+            cookies=self.watch.cookies,
+            base_url=self.x.x_base_url,
+            ca_file=self.x.x_ca_file,
+        )
+        await self.browser.start()
+        self.fanout = FanOut(destinations, s.reconnect_window_seconds, s.wedge_seconds)
+        self.pusher = Pusher(
+            EncoderSettings.from_settings(s), s.display, s.sink, self.audio.socket, self.fanout
+        )
+        await self.pusher.start()
+        self.fanout.start()
+        self.meter = Meter(s.sink, self.audio.socket, METER_WINDOW_S, s.silence_db)
+        await self.meter.start()
+        self.rescue = Rescue(self.audio, self._hls_location)
+
+    async def _hls_location(self) -> str:
+        assert self.watch is not None and self.browser is not None
+        return await self.watch.stream_location(self.browser.view.media_key)
+
+    async def _loop(self) -> str:
+        assert self.watch is not None and self.fanout is not None
+        while not self.stop_requested.is_set():
+            if self.fanout.all_rejected:
+                raise UserError(
+                    "publish rejected: " + self._first_error(), ExitCode.PUBLISH_REJECTED
+                )
+            if self.fanout.all_down_for_good:
+                raise UserError(
+                    "every destination is down: " + self._first_error(), ExitCode.INGEST_LOST
+                )
+            if self.watch.ended or (
+                self.browser and self.browser.view.space_state in ("Ended", "TimedOut")
+            ):
+                return "space_ended"
+            await self._rescue_if_needed()
+            self.health.beat(self._not_ready())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_requested.wait(), TICK_S)
+        return "terminated"
+
+    def _first_error(self) -> str:
+        assert self.fanout is not None
+        return next((d.error for d in self.fanout.destinations if d.error), "no details")
+
+    async def _rescue_if_needed(self) -> None:
+        assert self.rescue is not None and self.meter is not None and self.browser is not None
+        now = time.monotonic()
+        if (
+            self.settings.rescue
+            and self.rescue.state.value in ("standby", "cooldown")
+            and should_engage(
+                running=self.watch is not None and self.watch.running,
+                silent_for=self.meter.window.silent_for(now),
+                starved_for=self.browser.view.starved_for(now)
+                if self.browser.listening.is_set()
+                else 0.0,
+                silence_seconds=self.settings.silence_seconds,
+                starved_seconds=self.settings.starved_seconds,
+            )
+        ):
+            await self.rescue.engage()
+        await self.rescue.tick()
+
+    def _not_ready(self) -> list[str]:
+        assert self.fanout and self.pusher and self.meter and self.watch
+        vitals = health.Vitals(
+            publishing=self.fanout.publishing,
+            bitrate_bps=self.pusher.bitrate_bps,
+            silent_for=self.meter.window.silent_for(time.monotonic()),
+            space_running=self.watch.running,
+        )
+        return health.readiness(
+            vitals,
+            min_bps=self.settings.ready_min_kbps * 1000,
+            window_s=self.settings.ready_window_seconds,
+        )
+
+    async def _teardown(self) -> None:
+        """Stop the audio sources, flush the pusher to the destinations, then the rest."""
+        for part in (self.rescue, self.browser, self.meter):
+            if part:
+                await part.stop()
+        if self.pusher and self.fanout:
+            await self.pusher.stop()
+            await self.fanout.drain(FLUSH_S)
+            await self.fanout.stop()
+        for process in (self.audio, self.display):
+            if process:
+                await process.stop()
+        if self.watch:
+            await self.watch.close()
+
+    def _summary(self, reason: str, code: int, message: str = "") -> Summary:
+        dests = self.fanout.destinations if self.fanout else []
+        return Summary(
+            space_id=self.watch.space_id if self.watch else "",
+            reason=reason,
+            exit_code=int(code),
+            message=message,
+            duration_seconds=round(time.monotonic() - self.started, 1),
+            bytes_sent=sum(d.bytes_sent for d in dests),
+            reconnects=sum(d.reconnects for d in dests),
+            rescue_activations=self.rescue.activations if self.rescue else 0,
+            audio_source=self.rescue.source if self.rescue else "browser",
+            destinations=[
+                {"index": d.index, "state": d.state.value, "reconnects": d.reconnects}
+                for d in dests
+            ],
+        )
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_requested.set)
+
+
+def write_termination_message(path: str, summary: Summary) -> None:
+    with contextlib.suppress(OSError):
+        Path(path).write_text(summary.line() + "\n")

@@ -1,0 +1,100 @@
+"""The session's view of the Space through X's API: wait for it to start, follow its state, and
+find its HLS stream for the rescue. The page's own responses tell the browser the same things;
+this is the fallback that needs no page (and the judge of "ended")."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from spacecast.logs import get_logger
+from spacecast.session import metrics
+from spacecast.settings import XSettings
+from spacecast.x.api import XClient
+from spacecast.x.auth import Auth, Cookies, load_cookies
+from spacecast.x.errors import XError
+from spacecast.x.ids import parse_space_id
+from spacecast.x.models import SpaceMetadata
+
+log = get_logger("session.x")
+STATES = ("NotStarted", "Running", "Ended")
+
+
+def http_client(x: XSettings) -> httpx.AsyncClient:
+    verify: ssl.SSLContext | bool = (
+        ssl.create_default_context(cafile=x.x_ca_file) if x.x_ca_file else True
+    )
+    return httpx.AsyncClient(verify=verify, timeout=20, http2=True, follow_redirects=True)
+
+
+class SpaceWatch:
+    def __init__(
+        self, space: str, x: XSettings, cookies_file: str | None, poll_seconds: float
+    ) -> None:
+        self.x = x
+        self.space_id = parse_space_id(space, extra_hosts=(urlsplit(x.x_base_url).hostname or "",))
+        self.cookies: Cookies | None = load_cookies(Path(cookies_file)) if cookies_file else None
+        self.poll_seconds = poll_seconds
+        self.http = http_client(x)
+        auth = Auth(self.cookies, x.x_api_base_url.rstrip("/") + "/1.1/guest/activate.json")
+        self.client = XClient(self.http, auth, x.x_base_url)
+        self.meta: SpaceMetadata | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def page_url(self) -> str:
+        return f"{self.x.x_base_url.rstrip('/')}/i/spaces/{self.space_id}"
+
+    @property
+    def running(self) -> bool:
+        return bool(self.meta and self.meta.running)
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.meta and (self.meta.ended or self.meta.canceled))
+
+    async def refresh(self) -> SpaceMetadata:
+        """Ask X once. Not found and refused credentials are fatal (UserError) the first time."""
+        self.meta = await self.client.space(self.space_id)
+        state = (
+            self.meta.state if self.meta.state in STATES else ("Ended" if self.ended else "Unknown")
+        )
+        metrics.SPACE_STATE.state(state)
+        return self.meta
+
+    async def wait_until_running(self, stop: asyncio.Event) -> bool:
+        """True once the Space runs; False if it ended first or we were asked to stop."""
+        await self.refresh()
+        while self.meta is not None and self.meta.not_started and not stop.is_set():
+            log.info("waiting for the Space to start", space=self.space_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+            await self.refresh()
+        self._poller = asyncio.create_task(self._poll(), name="space-state")
+        return self.running and not stop.is_set()
+
+    async def _poll(self) -> None:
+        while not self.ended:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.refresh()
+            except XError as exc:  # a passing API failure must not end a live cast
+                log.warning("Space state unknown", error=exc.message)
+
+    async def stream_location(self, media_key: str | None) -> str:
+        key = (
+            media_key
+            or (self.meta.media_key if self.meta else None)
+            or (await self.refresh()).media_key
+        )
+        return await self.client.stream_location(key or "")
+
+    async def close(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+        await self.http.aclose()

@@ -1,0 +1,67 @@
+"""Command lines are data: checked here without running anything."""
+
+from __future__ import annotations
+
+from spacecast.session import commands
+from spacecast.session.settings import SessionSettings
+
+
+def argv_value(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+def test_pusher_defaults_are_720p30_with_a_fixed_two_second_gop() -> None:
+    enc = commands.EncoderSettings.from_settings(SessionSettings())
+    cmd = commands.pusher(enc, ":99", "spacecast99", "/run/pulse/native", progress_fd=5)
+    argv = cmd.argv
+    assert argv_value(argv, "-video_size") == "1280x720"
+    assert argv_value(argv, "-framerate") == "30"
+    assert argv_value(argv, "-i") == ":99.0+0,0"
+    assert "spacecast99.monitor" in argv
+    assert argv_value(argv, "-g") == argv_value(argv, "-keyint_min") == "60"
+    assert argv_value(argv, "-sc_threshold") == "0"
+    assert argv_value(argv, "-preset") == "veryfast" and argv_value(argv, "-tune") == "zerolatency"
+    assert argv_value(argv, "-maxrate") == "3000k" and argv_value(argv, "-bufsize") == "6000k"
+    assert argv_value(argv, "-b:a") == "128k" and argv_value(argv, "-c:a") == "aac"
+    assert argv_value(argv, "-progress") == "pipe:5"
+    assert argv[-3:] == ["-flvflags", "no_duration_filesize", "pipe:1"]  # FLV to our publishers
+    assert cmd.env == {"PULSE_SERVER": "unix:/run/pulse/native"}
+
+
+def test_crop_grabs_a_region_and_scales_it_back() -> None:
+    settings = SessionSettings(crop="640x360+100+50", fps=25, gop_seconds=4)
+    enc = commands.EncoderSettings.from_settings(settings)
+    argv = commands.pusher(enc, ":7", "s", "/sock", 3).argv
+    assert argv_value(argv, "-video_size") == "640x360"
+    assert argv_value(argv, "-i") == ":7.0+100,50"
+    assert argv_value(argv, "-vf").startswith("scale=1280:720")
+    assert argv_value(argv, "-g") == "100"
+
+
+def test_no_destination_appears_on_any_command_line() -> None:
+    enc = commands.EncoderSettings()
+    for cmd in (
+        commands.pusher(enc, ":99", "s", "/sock", 3),
+        commands.rescue("https://h/p.m3u8", "s", "/sock"),
+    ):
+        assert not any("rtmp" in arg for arg in cmd.argv)
+
+
+def test_rescue_pins_one_rendition_into_the_sink() -> None:
+    argv = commands.rescue("https://cdn/master.m3u8", "spacecast99", "/sock").argv
+    assert argv_value(argv, "-map") == "0:a:0"
+    assert argv_value(argv, "-device") == "spacecast99"
+    assert argv_value(argv, "-name") == commands.RESCUE_CLIENT
+
+
+def test_pulseaudio_script_makes_the_sink_the_default() -> None:
+    script = commands.pulseaudio_script("spacecast99", "/run/p/native")
+    assert "module-null-sink sink_name=spacecast99" in script
+    assert "set-default-sink spacecast99" in script
+    assert "socket=/run/p/native" in script
+
+
+def test_xvfb_listens_on_no_tcp_port() -> None:
+    argv = commands.xvfb(":99", 1280, 720).argv
+    assert argv[:2] == ["Xvfb", ":99"] and "1280x720x24" in argv
+    assert argv_value(argv, "-nolisten") == "tcp"

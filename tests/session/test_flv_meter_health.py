@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from simulator import audio
+from spacecast.session import health
+from spacecast.session.flv import read_tags
+from spacecast.session.meter import FLOOR_DB, LevelWindow, mean_square
+from spacecast.session.rescue import should_engage
+
+from .conftest import tone_excess_db
+
+
+@pytest.mark.slow
+async def test_reads_an_ffmpeg_flv_stream() -> None:
+    flv = subprocess.run(  # noqa: ASYNC221 (the test owns its loop; nothing else runs on it)
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x180:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+            "pipe:1",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    reader = asyncio.StreamReader()
+    reader.feed_data(flv)
+    reader.feed_eof()
+    tags = [t async for t in read_tags(reader)]
+    assert tags[0].is_metadata
+    assert sum(t.is_sequence_header for t in tags) == 2
+    assert sum(t.is_keyframe for t in tags) >= 3
+    assert tags[-1].timestamp > 2800
+
+
+def test_level_window_measures_silence_duration() -> None:
+    window = LevelWindow(seconds=1.0, threshold_db=-60)
+    loud, quiet = mean_square(b"\x00\x20" * 800), mean_square(b"\x00\x00" * 800)
+    for i in range(10):
+        window.add(loud, i * 0.1)
+    assert -20 < window.level_db < -5 and window.silent_for(1.0) == 0
+    for i in range(10, 40):
+        window.add(quiet, i * 0.1)
+    assert window.level_db == FLOOR_DB
+    assert 2.0 <= window.silent_for(4.0) <= 3.1
+
+
+def test_readiness_reasons() -> None:
+    ok = health.Vitals(publishing=1, bitrate_bps=900_000, silent_for=0, space_running=True)
+    assert health.readiness(ok, min_bps=100_000, window_s=10) == []
+    bad = health.Vitals(publishing=0, bitrate_bps=50_000, silent_for=12, space_running=True)
+    reasons = health.readiness(bad, min_bps=100_000, window_s=10)
+    assert len(reasons) == 3 and any("silent" in r for r in reasons)
+
+
+def test_rescue_policy() -> None:
+    base = {"silence_seconds": 10.0, "starved_seconds": 5.0}
+    assert not should_engage(running=True, silent_for=3, starved_for=0, **base)
+    assert should_engage(running=True, silent_for=10, starved_for=0, **base)
+    assert should_engage(running=True, silent_for=0, starved_for=5, **base)
+    assert not should_engage(running=False, silent_for=100, starved_for=100, **base)
+
+
+@pytest.mark.slow
+def test_tone_check_catches_a_rendition_mix(tmp_path: Path) -> None:
+    """The camera test's "rendition 0 only" check has teeth: speech mixed with a rendition's
+    tone is flagged, speech alone is not."""
+    speech, tone = audio.speech(), audio.tone(1000)
+    (tmp_path / "speech.aac").write_bytes(b"".join(speech.frames[:900]))
+    (tmp_path / "tone.aac").write_bytes(b"".join(tone.frames[:900]))
+    mixed = tmp_path / "mixed.wav"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(tmp_path / "speech.aac"),
+            "-i",
+            str(tmp_path / "tone.aac"),
+            "-filter_complex",
+            "amix=inputs=2",
+            str(mixed),
+        ],
+        check=True,
+    )
+    assert tone_excess_db(mixed, 1000) > 10
+    assert tone_excess_db(tmp_path / "speech.aac", 1000) < 10

@@ -1,0 +1,224 @@
+"""Real sessions: Xvfb, PulseAudio, Debian's Chromium, ffmpeg and our RTMP publishers against
+the simulator and nginx-rtmp as X's ingest. Each test waits on conditions it can observe: the
+session's metrics, its logs, its exit, and what the ingest recorded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from simulator.server import Simulator
+
+from .conftest import (
+    AUTH_TOKEN,
+    CT0,
+    STREAM_KEY,
+    CastRun,
+    MakeSim,
+    StartCast,
+    cast_sim,
+    mean_volume,
+    probe,
+    tone_excess_db,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def chromium_main_pid(runtime: Path) -> int | None:
+    out = subprocess.run(
+        ["pgrep", "-f", f"user-data-dir={runtime}/chromium-profile"], capture_output=True, text=True
+    ).stdout.split()
+    for pid in map(int, out):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and b"chromium" in args[0] and not any(a.startswith(b"--type=") for a in args):
+            return pid
+    return None
+
+
+def end_space(sim: Simulator, space_id: str) -> None:
+    entry = sim.world.by_id(space_id)
+    assert entry is not None
+    entry.space.end(sim.world.now())
+
+
+def secrets_in(text: str) -> list[str]:
+    return [s for s in (STREAM_KEY, AUTH_TOKEN, CT0) if s in text]
+
+
+def test_audio_space_cast(make_sim: MakeSim, cast: StartCast) -> None:
+    sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace01,start=-30,duration=0")
+    run: CastRun = cast(sim, "1AudioSpace01", display=151)
+    runtime = run.log_path.parent / "runtime"
+
+    # On air: publishing, with the bitrate and the level of real speech in the metrics.
+    wait_for("readiness", run.ready, 60)
+    wait_for(
+        "speech-level audio and bitrate in the metrics",
+        lambda: (
+            run.metric("spacecast_audio_level_dbfs") > -30
+            and run.metric("spacecast_push_bitrate_bits_per_second") > 100_000
+        ),
+        30,
+    )
+    assert run.metric("spacecast_rtmp_destination_up{destination=0}") == 1
+
+    # Secrets appear nowhere: process arguments, metrics.
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert secrets_in(ps) == []
+    assert secrets_in(str(run.metrics())) == []
+
+    # Chromium killed: relaunched, rejoined, audio back.
+    pid = wait_for("Chromium's main process", lambda: chromium_main_pid(runtime), 10)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(
+        "a browser restart",
+        lambda: run.metric("spacecast_process_restarts_total{process=browser}") >= 1,
+        30,
+    )
+    wait_for(
+        "the page listening again",
+        lambda: (
+            run.metric("spacecast_page_media_ready_state") >= 3
+            and chromium_main_pid(runtime) not in (None, pid)
+        ),
+        60,
+    )
+    wait_for("audio back", lambda: run.metric("spacecast_audio_level_dbfs") > -30, 30)
+
+    # The ingest restarted mid-cast: the destination reconnects and bytes flow again.
+    assert sim.ingest is not None
+    sim.ingest.stop()
+    wait_for(
+        "the drop noticed",
+        lambda: run.metric("spacecast_rtmp_destination_up{destination=0}") == 0,
+        30,
+    )
+    sim.ingest.start()
+    wait_for(
+        "the reconnect",
+        lambda: (
+            run.metric("spacecast_rtmp_reconnects_total{destination=0}") >= 1
+            and run.metric("spacecast_rtmp_destination_up{destination=0}") == 1
+        ),
+        60,
+    )
+    sent = run.metric("spacecast_rtmp_sent_bytes_total{destination=0}")
+    wait_for(
+        "bytes after the reconnect",
+        lambda: run.metric("spacecast_rtmp_sent_bytes_total{destination=0}") > sent + 200_000,
+        30,
+    )
+
+    # The Space ends: exit 0 with the summary.
+    end_space(sim, "1AudioSpace01")
+    assert run.wait_exit(60) == 0
+    summary = run.summary()
+    assert summary["reason"] == "space_ended" and summary["exit_code"] == 0
+    assert summary["reconnects"] >= 1 and summary["bytes_sent"] > 200_000
+    assert secrets_in(run.log_text()) == []
+
+    # What the ingest received: H.264 at the configured size, AAC speech above -30 dB.
+    recording = max(sim.ingest.recordings(), key=lambda p: p.stat().st_size)
+    streams = {s["codec_type"]: s for s in probe(recording)["streams"]}
+    assert streams["video"]["codec_name"] == "h264"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (1280, 720)
+    assert streams["audio"]["codec_name"] == "aac"
+    assert mean_volume(recording) > -30
+
+
+def _log_time(run: CastRun, event: str, **fields: str) -> datetime:
+    line = next(
+        e
+        for e in run.logs()
+        if e.get("event") == event and all(e.get(k) == v for k, v in fields.items())
+    )
+    return datetime.fromisoformat(line["timestamp"])
+
+
+def test_camera_space_is_rescued_with_rendition_0_only(make_sim: MakeSim, cast: StartCast) -> None:
+    sim = cast_sim(make_sim, "kind=camera,id=1CameraSpace1,start=-30,duration=0")
+    run: CastRun = cast(sim, "1CameraSpace1", display=152)
+
+    wait_for("the rescue", lambda: run.metric("spacecast_rescue_activations_total") >= 1, 45)
+    listening = _log_time(run, "browser state", state="listening")
+    rescued = _log_time(run, "rescue state", state="active")
+    assert (rescued - listening).total_seconds() <= 15
+    assert run.metric("spacecast_audio_source{spacecast_audio_source=rescue}") == 1
+    assert run.metric("spacecast_page_media_ready_state") == 1  # the page's player stays starved
+    wait_for(
+        "rescued audio in the sink", lambda: run.metric("spacecast_audio_level_dbfs") > -30, 30
+    )
+    sent = run.metric("spacecast_rtmp_sent_bytes_total{destination=0}")
+    wait_for(
+        "10 s more on air",
+        lambda: run.metric("spacecast_rtmp_sent_bytes_total{destination=0}") > sent + 250_000,
+        40,
+    )
+
+    end_space(sim, "1CameraSpace1")
+    assert run.wait_exit(60) == 0
+    assert run.summary()["audio_source"] == "rescue"
+    assert sim.ingest is not None
+    recording = max(sim.ingest.recordings(), key=lambda p: p.stat().st_size)
+    clip = recording.with_suffix(".rescued.wav")  # the part after the rescue engaged
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-sseof",
+            "-12",
+            "-i",
+            str(recording),
+            "-vn",
+            "-t",
+            "10",
+            str(clip),
+        ],
+        check=True,
+    )
+    assert mean_volume(clip) > -30
+    assert tone_excess_db(clip, 1000) < 10 and tone_excess_db(clip, 1500) < 10  # renditions 1, 2
+
+
+def test_publish_rejected_is_fatal(make_sim: MakeSim, cast: StartCast) -> None:
+    sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace02,start=-30,duration=0")
+    run: CastRun = cast(sim, "1AudioSpace02", key="wrong_key_SECRETISH", display=153)
+    assert run.wait_exit(60) == 30
+    output = run.log_text()
+    assert "spacecast session: error: publish rejected" in output
+    assert "wrong_key_SECRETISH" not in output
+    assert run.summary()["reason"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("space", "overrides", "code"),
+    [
+        ("1ZZZZZZZZZZZZ", {}, 11),  # no such Space
+        ("1AudioSpace03", {"valid_auth_tokens": ["f" * 40]}, 14),  # the burner's cookies refused
+    ],
+)
+def test_fatal_x_errors(
+    make_sim: MakeSim, cast: StartCast, space: str, overrides: dict[str, object], code: int
+) -> None:
+    sim = make_sim(
+        space=["kind=audio,id=1AudioSpace03,start=-30,duration=0"],
+        ingest=True,
+        ingest_port=0,
+        **({"valid_auth_tokens": [AUTH_TOKEN]} | overrides),
+    )
+    run: CastRun = cast(sim, space, display=154)
+    assert run.wait_exit(60) == code
+    assert run.summary()["exit_code"] == code
+    assert secrets_in(run.log_text()) == []
