@@ -1,0 +1,64 @@
+"""Killed half-way, re-run: only the missing chunks are fetched, and the output is whole."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.simulator.conftest import MakeSim
+
+from .conftest import Download, adts_of, final_list, truth
+
+pytestmark = pytest.mark.slow
+SPACE = "id=1EndedReplay1,start=-900,duration=300"
+
+
+def wait_for(condition: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_resume_after_kill(
+    make_sim: MakeSim, download: Download, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = make_sim(space=[SPACE], final_list_404_s=0, throttle_kbps=150)
+    work, out = tmp_path / "work", tmp_path / "out"
+    env = os.environ | {
+        "SPACECAST_X_BASE_URL": sim.https_url,
+        "SPACECAST_X_API_BASE_URL": sim.https_url,
+        "SPACECAST_X_CA_FILE": sim.ca_file,
+        "SPACECAST_DOWNLOAD_WORK_DIR": str(work),
+        "SPACECAST_DOWNLOAD_OUTPUT": str(out / "{id}.{ext}"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spacecast.cli", "download", "1EndedReplay1", "--concurrency", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    manifest = work / "1EndedReplay1" / "manifest.jsonl"
+    try:
+        wait_for(lambda: manifest.exists() and len(manifest.read_text().splitlines()) >= 20)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not out.exists() or not list(out.iterdir())  # nothing half-written at the target
+    done = len(manifest.read_text().splitlines())
+
+    sim.sim.settings.throttle_kbps = 0
+    result = download(sim, "1EndedReplay1")
+    assert result.code == 0, result.err
+    count = len(final_list(sim, "1EndedReplay1").segments)
+    summary = result.summary
+    assert summary["chunks_reused"] >= done - 1  # a line may be cut short by the kill
+    assert summary["chunks_reused"] + summary["chunks_fetched"] == count
+    assert adts_of(Path(summary["output"])) == truth(sim, "1EndedReplay1", 0, count)
+    assert not (work / "1EndedReplay1").exists()  # cleaned up after success
