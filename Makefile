@@ -10,9 +10,9 @@ setup:
 	@scripts/install-deps.sh
 
 demo: setup
-	$(RUN) spacecast simulate
+	$(RUN) spacecast demo
 
-test: setup lint
+test: setup k8s-binaries lint
 	$(RUN) pytest
 
 lint:

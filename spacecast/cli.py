@@ -92,6 +92,7 @@ def _registrars() -> list[Callable[[Any], None]]:
     # cannot take the others down at import time.
     from devcluster import cli as devcluster_cli
     from simulator import cli as simulator_cli
+    from spacecast import demo
     from spacecast.download import cli as download_cli
     from spacecast.session import cli as session_cli
 
@@ -100,6 +101,7 @@ def _registrars() -> list[Callable[[Any], None]]:
         devcluster_cli.register,
         download_cli.register,
         session_cli.register,
+        demo.register,
     ]
 
 

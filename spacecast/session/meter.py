@@ -62,6 +62,7 @@ class Meter(ManagedProcess):
     def __init__(self, sink: str, socket: str, window_seconds: float, threshold_db: float) -> None:
         super().__init__(lambda: commands.meter(sink, socket))
         self.window = LevelWindow(window_seconds, threshold_db)
+        metrics.AUDIO_LEVEL.set(FLOOR_DB)  # nothing measured yet reads as silence, not 0 dB
         self._reader: asyncio.Task[None] | None = None
 
     async def attached(self, proc: asyncio.subprocess.Process) -> None:
