@@ -7,6 +7,7 @@ Each component module exposes `register(subparsers)`, which adds its parser and 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import types
 import typing
@@ -87,25 +88,28 @@ def settings_from_args(settings: type[S], args: argparse.Namespace) -> S:
         raise UserError(f"invalid --{where.replace('_', '-')}: {first['msg']}") from None
 
 
-def _registrars() -> list[Callable[[Any], None]]:
-    # Imported here so that `spacecast --help` stays fast and one broken optional component
-    # cannot take the others down at import time.
-    from devcluster import cli as devcluster_cli
-    from simulator import cli as simulator_cli
-    from spacecast import demo
-    from spacecast.download import cli as download_cli
-    from spacecast.session import cli as session_cli
-
-    return [
-        simulator_cli.register,
-        devcluster_cli.register,
-        download_cli.register,
-        session_cli.register,
-        demo.register,
-    ]
+# Each command's module, which exposes `register(subparsers)`. Only the module of the command
+# being run is imported (importing them all costs over a second, kubernetes alone most of it),
+# and one broken optional component cannot take the others down at import time.
+COMMANDS = {
+    "simulate": "simulator.cli",
+    "dev-cluster": "devcluster.cli",
+    "download": "spacecast.download.cli",
+    "session": "spacecast.session.cli",
+    "demo": "spacecast.demo",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _registrars(command: str | None = None) -> list[Callable[[Any], None]]:
+    modules = [COMMANDS[command]] if command in COMMANDS else list(COMMANDS.values())
+    return [importlib.import_module(name).register for name in modules]
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="spacecast",
         description="Restream live X Spaces to RTMP and record them.",
@@ -114,13 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         title="commands", dest="command", metavar="COMMAND", parser_class=OneLineParser
     )
-    for register in _registrars():
+    for register in _registrars(_command_in(argv)):
         register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
