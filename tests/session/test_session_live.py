@@ -58,7 +58,7 @@ def secrets_in(text: str) -> list[str]:
 def test_audio_space_cast(make_sim: MakeSim, cast: StartCast) -> None:
     sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace01,start=-30,duration=0")
     run: CastRun = cast(sim, "1AudioSpace01", display=151)
-    runtime = run.log_path.parent / "runtime"
+    runtime = run.runtime_dir
 
     # On air: publishing, with the bitrate and the level of real speech in the metrics.
     wait_for("readiness", run.ready, 60)
