@@ -62,7 +62,7 @@ def test_commands_are_data() -> None:
     assert cmd[:1] == ["ffmpeg"] and cmd[cmd.index("-i") + 1] == "pipe:0"
     assert cmd[cmd.index("-c") + 1] == "copy" and cmd[-1] == "/o/x.part"
     assert "-count_packets" in verify.probe_command(Path("a.aac"), count_packets=True)
-    assert "format=duration" in verify.probe_command(Path("a.m4a"))
+    assert "format=duration" in verify.probe_command(Path("a.m4a"), count_packets=False)
 
 
 def test_silent_frame_decodes_to_silence() -> None:
