@@ -123,7 +123,7 @@ def write_stream(slots: Sequence[Slot], work: WorkDir, fill: bool, sink: IO[byte
                 sink.write(silent_frame() * slot.frames)
                 frames += slot.frames
             continue
-        sink.write(work.chunk_path(slot).read_bytes())
+        sink.write(work.read(slot))
         frames += work.stored[slot].frames
     return frames
 

@@ -1,12 +1,13 @@
 """The per-Space work directory that makes downloads resumable, and the atomic final file.
 
 Layout under `<root>/<space id>/`:
-  chunks/<seq>.aac   one cleaned chunk (ADTS frames only), written to a temporary name and
-                     renamed, so a file that exists is whole
-  manifest.jsonl     one line per stored chunk (seq, frames, pts, EXTINF, bytes), appended after
-                     the rename; a chunk counts as stored only when both agree, so a kill at any
-                     moment costs at most the chunks in flight
-Nothing of the Space is held in memory beyond this small index.
+  chunks.dat       cleaned chunks (ADTS frames only), appended as they arrive, in any order
+  manifest.jsonl   one line per stored chunk (seq, frames, pts, EXTINF, offset, bytes), written
+                   after its bytes are flushed; a chunk counts as stored only if its line is
+                   whole and its bytes are in the data file, so a kill at any moment costs at
+                   most the chunks in flight (bytes without a line are dead weight, never read)
+One data file, not a file per chunk: creating and renaming thousands of small files costs more
+than fetching them on a busy disk. Nothing of the Space is held in memory beyond this index.
 """
 
 from __future__ import annotations
@@ -28,49 +29,58 @@ class StoredChunk:
     pts: int | None
     duration: float  # EXTINF from the playlist that named the chunk
     bytes: int
+    offset: int = 0  # where its bytes start in chunks.dat
 
 
 class WorkDir:
     def __init__(self, root: Path, space_id: str) -> None:
         self.path = root / space_id
-        self.chunk_dir = self.path / "chunks"
-        self.chunk_dir.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.data_path = self.path / "chunks.dat"
         self.manifest_path = self.path / "manifest.jsonl"
+        self._data: IO[bytes] = self.data_path.open("ab")
         self.stored: dict[int, StoredChunk] = self._load()
         self.reused = len(self.stored)
         self._manifest: IO[str] = self.manifest_path.open("a", encoding="utf-8")
+        self._reader: IO[bytes] | None = None
 
     def _load(self) -> dict[int, StoredChunk]:
         stored: dict[int, StoredChunk] = {}
         if not self.manifest_path.exists():
             return stored
+        size = self.data_path.stat().st_size
         for line in self.manifest_path.read_text(encoding="utf-8").splitlines():
             try:
                 chunk = StoredChunk(**json.loads(line))
             except (ValueError, TypeError):
                 continue  # a line cut short by a kill
-            path = self.chunk_path(chunk.seq)
-            if path.exists() and path.stat().st_size == chunk.bytes:
+            if chunk.offset + chunk.bytes <= size:
                 stored[chunk.seq] = chunk
         return stored
-
-    def chunk_path(self, seq: int) -> Path:
-        return self.chunk_dir / f"{seq:07d}.aac"
 
     def has(self, seq: int) -> bool:
         return seq in self.stored
 
     def put(self, chunk: StoredChunk, audio: bytes) -> None:
-        path = self.chunk_path(chunk.seq)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(audio)
-        tmp.replace(path)
+        offset = self._data.seek(0, os.SEEK_END)
+        self._data.write(audio)
+        self._data.flush()
+        chunk = StoredChunk(**(asdict(chunk) | {"offset": offset, "bytes": len(audio)}))
         self._manifest.write(json.dumps(asdict(chunk), separators=(",", ":")) + "\n")
         self._manifest.flush()
         self.stored[chunk.seq] = chunk
 
+    def read(self, seq: int) -> bytes:
+        if self._reader is None:
+            self._reader = self.data_path.open("rb")
+        chunk = self.stored[seq]
+        self._reader.seek(chunk.offset)
+        return self._reader.read(chunk.bytes)
+
     def close(self) -> None:
-        self._manifest.close()
+        for handle in (self._data, self._manifest, self._reader):
+            if handle is not None:
+                handle.close()
 
     def remove(self) -> None:
         self.close()

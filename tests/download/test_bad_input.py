@@ -77,7 +77,7 @@ def test_disk_full(
     make_sim: MakeSim, download: Download, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def full(self: WorkDir, chunk: StoredChunk, audio: bytes) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device", str(self.chunk_path(chunk.seq)))
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.data_path))
 
     monkeypatch.setattr(WorkDir, "put", full)
     sim = make_sim(space=SPACES, final_list_404_s=0)
