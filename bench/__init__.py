@@ -1,0 +1,1 @@
+"""Benchmarks: run with `make bench-<name>` (not part of the test suite)."""

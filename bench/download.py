@@ -1,0 +1,234 @@
+"""Benchmark of `spacecast download` against twspace-dl and yt-dlp (issue 4).
+
+One simulated one-hour Space (about 1200 chunks) behind `spacecast simulate`, per-request
+latency 20 ms and 100 ms; every tool downloads it in turn, in one run:
+- spacecast: `spacecast download <id>` (16 chunks at once);
+- twspace-dl: `twspace_dl -f <master URL>` (ffmpeg reads the chunk list, one request at a time);
+- yt-dlp: `yt-dlp -N 16 <chunk list URL>` (its native concurrent fragment downloader).
+Reported: wall time, CPU time and peak RSS of each tool's whole process tree, each peer's wall
+time as a multiple of spacecast's, the ideal time (chunks x latency / concurrency), and how far
+each file's duration is from the playlist's. Then spacecast's peak RSS on a 10,000-chunk Space.
+
+    uv run python -m bench.download            (or: make bench-download)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
+import m3u8
+from rich.console import Console
+from rich.table import Table
+
+from bench.measure import Usage, run
+from tests.peers import ffprobe_duration, peer_env
+
+HERE = Path(__file__).parent
+HOUR_ID, LONG_ID = "1BenchHour123", "1BenchLong123"
+CONCURRENCY = 16
+
+
+@dataclass
+class Row:
+    tool: str
+    space: str
+    latency_ms: int
+    chunks: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    duration_error_s: float | None
+    ok: bool
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Sim:
+    """`spacecast simulate` in a process of its own, so its CPU is not counted for any tool."""
+
+    def __init__(self, latency_ms: int, state: Path) -> None:
+        self.port = free_port()
+        self.url = f"https://localhost:{self.port}"
+        self.ca = str(state / "ca.pem")
+        cmd = [
+            sys.executable, "-m", "spacecast.cli", "simulate",
+            "--https-port", str(self.port), "--http-port", str(free_port()),
+            "--state-dir", str(state), "--latency-ms", str(latency_ms), "--final-list-404-s", "0",
+            "--space", f"id={HOUR_ID},start=-7200,duration=3600,title=Bench hour",
+            "--space", f"id={LONG_ID},start=-40000,duration=30000,title=Bench long",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.spaces = {s["id"]: s for s in self.get("/_sim/").json()["spaces"]}
+                return
+            except (OSError, httpx.HTTPError):
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("the simulator did not start") from None
+                time.sleep(0.2)
+
+    def get(self, url: str) -> httpx.Response:
+        verify = ssl.create_default_context(cafile=self.ca)
+        return httpx.get(urljoin(self.url, url), verify=verify, timeout=60)
+
+    def lists(self, space_id: str) -> tuple[str, str, m3u8.M3U8]:
+        """Master URL, replay chunk-list URL (chunks resolve on non_transcode), the list."""
+        master = self.spaces[space_id]["master"]
+        variant = self.get(master).text.split("\n")[3]
+        listing = m3u8.loads(self.get(variant).text)
+        replay = master.rsplit("/", 1)[0] + "/" + variant.rsplit("/", 1)[1] + "?type=replay"
+        return master, replay, listing
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def commands(
+    sim: Sim, space_id: str, out: Path, envs: Path, cookies: Path
+) -> dict[str, tuple[list[str], dict[str, str], Path]]:
+    master, replay, _ = sim.lists(space_id)
+    # Bytecode is written (once, at the warm-up run) as on any normal install.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {
+        "SPACECAST_X_BASE_URL": sim.url,
+        "SPACECAST_X_API_BASE_URL": sim.url,
+        "SPACECAST_X_CA_FILE": sim.ca,
+        "SPACECAST_LOG_LEVEL": "warning",
+    }
+    spacecast = [
+        sys.executable, "-m", "spacecast.cli", "download", space_id,
+        "-o", str(out / "spacecast.m4a"), "--work-dir", str(out / "work"),
+        "--progress", "none", "--concurrency", str(CONCURRENCY),
+    ]  # fmt: skip
+    twspace = [str(envs / "twspace-dl" / "bin" / "twspace_dl"), "-c", str(cookies), "-f", master,
+               "-o", "twspace"]  # fmt: skip
+    ytdlp = [
+        str(envs / "yt-dlp" / "bin" / "yt-dlp"), "--no-check-certificates", "--quiet",
+        "--no-progress", "-N", str(CONCURRENCY), "-o", str(out / "ytdlp.%(ext)s"), replay,
+    ]  # fmt: skip
+    return {
+        "spacecast": (spacecast, env, out),
+        "twspace-dl": (twspace, env | {"REQUESTS_CA_BUNDLE": sim.ca}, out),
+        "yt-dlp": (ytdlp, env, out),
+    }
+
+
+def output_of(tool: str, out: Path) -> Path | None:
+    prefix = {"spacecast": "spacecast", "twspace-dl": "twspace", "yt-dlp": "ytdlp"}[tool]
+    found = sorted(p for p in out.glob(f"{prefix}.*") if p.suffix in (".m4a", ".mp4", ".aac"))
+    return found[0] if found else None
+
+
+def warm_up(tool: str, sim: Sim, tmp: Path, envs: Path) -> None:
+    """Run the tool once with --help, so that no measured run pays for compiling bytecode."""
+    cmd, env, cwd = commands(sim, HOUR_ID, tmp, envs, netscape_cookies(tmp))[tool]
+    subprocess.run([*cmd[: 4 if tool == "spacecast" else 1], "--help"], env=env, cwd=cwd,
+                   capture_output=True, check=False)  # fmt: skip
+
+
+def measure(tool: str, sim: Sim, space_id: str, latency: int, tmp: Path, envs: Path) -> Row:
+    out = Path(tempfile.mkdtemp(prefix=f"{tool}-", dir=tmp))
+    cmd, env, cwd = commands(sim, space_id, out, envs, netscape_cookies(tmp))[tool]
+    usage: Usage = run(cmd, env, cwd, out / "log.txt")
+    _, _, listing = sim.lists(space_id)
+    expected = sum(s.duration for s in listing.segments)
+    produced = output_of(tool, out)
+    try:
+        error = ffprobe_duration(produced) - expected if produced else None
+    except subprocess.CalledProcessError:  # a file ffprobe cannot read counts as no file
+        produced = error = None
+    row = Row(
+        tool=tool,
+        space=space_id,
+        latency_ms=latency,
+        chunks=len(listing.segments),
+        wall_s=round(usage.wall_s, 2),
+        cpu_s=round(usage.cpu_s, 2),
+        peak_rss_mb=round(usage.peak_rss_mb, 1),
+        duration_error_s=None if error is None else round(error, 3),
+        ok=usage.returncode == 0 and produced is not None,
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    return row
+
+
+def netscape_cookies(tmp: Path) -> Path:
+    """twspace-dl insists on cookies: two well-formed ones (the simulator accepts any)."""
+    path = tmp / "cookies.txt"
+    rows = [("auth_token", "a" * 40), ("ct0", "b" * 160)]
+    path.write_text("# Netscape HTTP Cookie File\n" + "".join(
+        f".x.com\tTRUE\t/\tTRUE\t0\t{n}\t{v}\n" for n, v in rows))  # fmt: skip
+    return path
+
+
+def table(rows: list[Row]) -> Table:
+    out = Table(title="spacecast download vs peers (1-hour Space; 10,000-chunk Space last)")
+    for col in ("tool", "chunks", "latency", "wall s", "CPU s", "peak RSS MB", "x spacecast",
+                "ideal s", "duration error s"):  # fmt: skip
+        out.add_column(col, justify="left" if col == "tool" else "right")
+    base = {(r.space, r.latency_ms): r.wall_s for r in rows if r.tool == "spacecast"}
+    for r in rows:
+        ideal = r.chunks * r.latency_ms / 1000 / CONCURRENCY
+        out.add_row(
+            r.tool + ("" if r.ok else " (failed)"), str(r.chunks), f"{r.latency_ms} ms",
+            f"{r.wall_s:.2f}", f"{r.cpu_s:.2f}", f"{r.peak_rss_mb:.0f}",
+            f"{r.wall_s / base[(r.space, r.latency_ms)]:.1f}",
+            f"{ideal:.2f}", "-" if r.duration_error_s is None else f"{r.duration_error_s:+.3f}",
+        )  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency-ms", type=int, nargs="+", default=[20, 100])
+    parser.add_argument("--tools", nargs="+", default=["spacecast", "twspace-dl", "yt-dlp"])
+    parser.add_argument("--no-long", action="store_true", help="Skip the 10,000-chunk Space.")
+    args = parser.parse_args()
+    envs = HERE / "envs"
+    for peer in ("twspace-dl", "yt-dlp"):
+        if peer in args.tools:
+            peer_env(peer, envs)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-download-") as tmp_name:
+        tmp = Path(tmp_name)
+        for latency in args.latency_ms:
+            sim = Sim(latency, Path(tempfile.mkdtemp(dir=tmp)))
+            try:
+                for tool in args.tools:
+                    warm_up(tool, sim, tmp, envs)
+                    rows.append(measure(tool, sim, HOUR_ID, latency, tmp, envs))
+                    print(rows[-1], file=sys.stderr)
+                if not args.no_long and latency == args.latency_ms[0]:
+                    rows.append(measure("spacecast", sim, LONG_ID, latency, tmp, envs))
+                    print(rows[-1], file=sys.stderr)
+            finally:
+                sim.stop()
+    console = Console()
+    console.print(table(rows))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    console.print(f"{os.cpu_count()} cores; load average at the end {load}")
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    (results / "download.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Wall time, CPU time and peak RSS of a command and every process it starts."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True)
+class Usage:
+    wall_s: float
+    cpu_s: float  # user + system of the command and all its descendants
+    peak_rss_mb: float  # the largest sum of RSS over the process tree, sampled at 20 Hz
+    returncode: int
+
+
+def _tree_rss(root: int) -> int:
+    """Bytes of RSS of `root` and its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = int(fields[21]) * PAGE
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    return total
+
+
+def run(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> Usage:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(list(cmd), env=dict(env), cwd=cwd, stdout=out, stderr=out)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, _tree_rss(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = proc.wait()
+    wall = time.monotonic() - start
+    done.set()
+    sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss covers the single largest process: a floor for the tree's peak.
+    peak = max(peak, after.ru_maxrss * 1024 if after.ru_maxrss > before.ru_maxrss else 0)
+    return Usage(wall, cpu, peak / 1e6, code)
