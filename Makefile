@@ -4,7 +4,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV ?= $(shell command -v uv || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test lint simulate k8s-binaries cluster
+.PHONY: setup demo test lint simulate k8s-binaries cluster bench-download
 
 setup:
 	@scripts/install-deps.sh
@@ -29,3 +29,7 @@ k8s-binaries:
 
 cluster: setup k8s-binaries
 	$(RUN) spacecast dev-cluster
+
+# spacecast download vs twspace-dl and yt-dlp (peers in bench/envs/); prints a table.
+bench-download: setup
+	$(RUN) python -m bench.download
