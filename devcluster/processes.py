@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -59,6 +60,10 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
 class ManagedProcess:
     """One component: started in its own process group, logging to a file."""
 
@@ -79,7 +84,9 @@ class ManagedProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            # The kernel ties PDEATHSIG to the forking *thread*: from any other thread the
+            # child would die when that thread ends, so there rely on the atexit hook only.
+            preexec_fn=_die_with_parent if _on_main_thread() else None,
         )
         _running.add(self)
         log.debug("process started", component=self.name, pid=self._proc.pid)

@@ -8,9 +8,10 @@
     def test_y(control_plane, k8s_api, k8s_namespace): ...
 
 Marker keywords are the fields of ClusterConfig (controller_manager, scheduler, kwok_nodes,
-watch_cache) plus full=True. Clusters are session-scoped: one per distinct config, started
-the first time a test asks for it. Each test gets a fresh namespace. A test that stopped the
-apiserver gets it restarted afterwards, so one failed test cannot break the next.
+watch_cache) plus full=True; or override the `control_plane_config` fixture. Clusters are
+session-scoped: one per distinct config, started the first time a test asks for it. Each
+test gets a fresh namespace. A test that stopped the apiserver gets it restarted afterwards,
+so one failed test cannot break the next.
 
 Without the binaries, tests are skipped with the build command, except under CI (CI set),
 where a missing build is an error.
@@ -85,11 +86,18 @@ def control_plane_pool() -> Iterator[_Pool]:
 
 
 @pytest.fixture
+def control_plane_config(request: pytest.FixtureRequest) -> ClusterConfig:
+    """The components a test gets: from its `control_plane` marker, or override this
+    fixture in a module or conftest (e.g. `return ClusterConfig.full()`)."""
+    return _config_from(request)
+
+
+@pytest.fixture
 def control_plane(
-    request: pytest.FixtureRequest, control_plane_pool: _Pool
+    control_plane_config: ClusterConfig, control_plane_pool: _Pool
 ) -> Iterator[ControlPlane]:
-    """The session's cluster for this test's `control_plane` marker (default: etcd+apiserver)."""
-    cluster = control_plane_pool.get(_config_from(request))
+    """The session's cluster for this test's config (default: etcd + kube-apiserver)."""
+    cluster = control_plane_pool.get(control_plane_config)
     yield cluster
     _heal(cluster)
 

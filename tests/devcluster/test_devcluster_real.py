@@ -105,17 +105,8 @@ def _bare_pod(name: str) -> client.V1Pod:
     )
 
 
-def _config_map(name: str, owner: client.V1ConfigMap | None = None) -> client.V1ConfigMap:
-    refs = None
-    if owner is not None:
-        assert owner.metadata is not None
-        refs = [
-            client.V1OwnerReference(
-                api_version="v1", kind="ConfigMap", name=owner.metadata.name,
-                uid=owner.metadata.uid,
-            )
-        ]  # fmt: skip
-    return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, owner_references=refs))
+def _config_map(name: str) -> client.V1ConfigMap:
+    return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name))
 
 
 def _list_rv(core: client.CoreV1Api, namespace: str) -> str:
@@ -141,25 +132,6 @@ def test_bare_pod_is_bound_by_the_scheduler_and_run_by_kwok(
     events = core.list_namespaced_event(k8s_namespace).items
     scheduled = [e for e in events if e.reason == "Scheduled"]
     assert scheduled and all(e.reporting_component == "default-scheduler" for e in scheduled)
-
-
-@pytest.mark.control_plane(full=True)
-def test_deleting_an_owner_garbage_collects_its_dependant(
-    k8s_api: client.ApiClient, k8s_namespace: str
-) -> None:
-    core = client.CoreV1Api(k8s_api)
-    owner = core.create_namespaced_config_map(k8s_namespace, _config_map("owner"))
-    core.create_namespaced_config_map(k8s_namespace, _config_map("dependant", owner))
-    core.delete_namespaced_config_map("owner", k8s_namespace)
-
-    def gone() -> bool:
-        try:
-            core.read_namespaced_config_map("dependant", k8s_namespace)
-        except client.ApiException as exc:
-            return bool(exc.status == 404)
-        return False
-
-    wait_until(gone, timeout=60, what="dependant garbage-collected")
 
 
 def _watch_configmaps(
