@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +23,7 @@ from devcluster import binaries as binaries_mod
 from devcluster import certs, components, kubeconfig
 from devcluster.audit import POLICY, AuditLog
 from devcluster.components import Ports
-from devcluster.processes import ManagedProcess, free_port, wait_until
+from devcluster.processes import ManagedProcess, free_ports, wait_until
 from spacecast.logs import get_logger
 
 log = get_logger(__name__)
@@ -55,7 +56,7 @@ class ControlPlane:
         self.bins = bins or binaries_mod.locate()
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="spacecast-cluster-"))
-        self.ports = Ports(*(free_port() for _ in range(6)))
+        self.ports = Ports(*free_ports(6))
         self.pki = certs.generate(self.workdir / "pki", components.SERVICE_IP)
         self.audit = AuditLog(self.workdir / "audit.log")
         self.kubeconfig = self._write_kubeconfig("admin")
@@ -161,7 +162,7 @@ class ControlPlane:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _run(self, name: str, argv: list[str], healthy: Any) -> None:
+    def _run(self, name: str, argv: list[str], healthy: Callable[[], bool]) -> None:
         self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
         proc = ManagedProcess(name, argv, self.log_path(name))
         self._procs[name] = proc
