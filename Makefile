@@ -4,7 +4,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV ?= $(shell command -v uv || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test lint simulate k8s-binaries cluster bench-download
+.PHONY: setup demo test lint simulate k8s-binaries cluster bench-download bench-session
 
 setup:
 	@scripts/install-deps.sh
@@ -33,3 +33,7 @@ cluster: setup k8s-binaries
 # spacecast download vs twspace-dl and yt-dlp (peers in bench/envs/); prints a table.
 bench-download: setup
 	$(RUN) python -m bench.download
+
+# One live cast's CPU, memory, first byte, rescue latency, A/V offset; two casts at once.
+bench-session: setup
+	$(RUN) python -m bench.session

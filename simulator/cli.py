@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(serve_forever(settings, print_banner))
     except OSError as exc:
         raise UserError(f"cannot listen: {exc.strerror or exc}", ExitCode.UNAVAILABLE) from None
-    except KeyboardInterrupt:
+    except RuntimeError as exc:  # the RTMP ingest could not start
+        raise UserError(str(exc), ExitCode.UNAVAILABLE) from None
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C or SIGTERM: a clean stop
         pass
     return ExitCode.OK

@@ -54,6 +54,8 @@ class Ingest:
         return f"rtmp://127.0.0.1:{self.port}/{APP}/{key}"
 
     def start(self) -> None:
+        if self._listening():  # nginx would fail to bind while the check below saw the other one
+            raise RuntimeError(f"the RTMP ingest's port {self.port} is in use")
         self.record_dir.mkdir(parents=True, exist_ok=True)
         conf = self._prefix / "nginx.conf"
         conf.write_text(nginx_conf(self.port, self.record_dir, self.auth_url))

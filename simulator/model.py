@@ -21,6 +21,11 @@ ALPHANUM = string.ascii_letters + string.digits
 SPACE_ID_PATTERN = r"^1[0-9A-Za-z]{12}$"
 
 
+# audio and camera Spaces as on X; avsync is a test pattern for measuring a cast's A/V offset:
+# an audio Space whose page flashes white and beeps together once a second.
+SpaceKind = Literal["audio", "camera", "avsync"]
+
+
 class SpaceState(enum.StrEnum):
     NOT_STARTED = "NotStarted"
     RUNNING = "Running"
@@ -30,7 +35,7 @@ class SpaceState(enum.StrEnum):
 class SpaceSpec(BaseModel):
     """One `--space` flag: kind=audio,start=-120,duration=3600,replay=yes,..."""
 
-    kind: Literal["audio", "camera"] = "audio"
+    kind: SpaceKind = "audio"
     id: str | None = Field(None, pattern=SPACE_ID_PATTERN)
     start: float = -120.0
     duration: float = 3600.0
@@ -91,7 +96,7 @@ class Disconnect:
 @dataclass
 class Space:
     id: str
-    kind: Literal["audio", "camera"]
+    kind: SpaceKind
     title: str
     host: str
     media_key: str

@@ -27,12 +27,14 @@ CAMERA_CODECS = 'video/mp4; codecs="avc1.4d401e,mp4a.40.2"'
 
 async def space_page(request: web.Request) -> web.Response:
     space_id = request.match_info["space_id"]
+    entry = request.app[SIM].world.by_id(space_id)
     config = {
         "spaceId": space_id,
         "queryId": graphql.PAGE_QUERY_ID,
         "features": {f: True for f in graphql.QUERY_IDS[graphql.PAGE_QUERY_ID][1]},
         "bearer": PUBLIC_BEARER,
         "cameraCodecs": CAMERA_CODECS,
+        "pattern": entry is not None and entry.space.kind == "avsync",
     }
     html = (STATIC / "space.html").read_text().replace("/*CONFIG*/{}", json.dumps(config))
     return web.Response(text=html, content_type="text/html")

@@ -7,6 +7,7 @@ own, for synchronous callers (pytest fixtures, subprocess-driven tests).
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import tempfile
 import threading
@@ -165,10 +166,14 @@ class ThreadedSimulator:
 
 
 async def serve_forever(settings: SimulatorSettings, on_ready: Callable[[Simulator], None]) -> None:
+    # SIGTERM ends it like Ctrl-C, so the ingest's nginx (its own process group) goes too.
+    main = asyncio.current_task()
+    assert main is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
     simulator = Simulator(settings)
-    await simulator.start()
-    on_ready(simulator)
     try:
-        await asyncio.Event().wait()  # until cancelled (Ctrl-C)
+        await simulator.start()
+        on_ready(simulator)
+        await asyncio.Event().wait()  # until cancelled (Ctrl-C, SIGTERM)
     finally:
         await simulator.stop()

@@ -143,13 +143,41 @@ async function playCamera() {
   el.play().catch(() => {});
 }
 
+// The A/V sync test pattern (the beep-and-flash way LiveKit Egress measures offset): a white
+// flash and a 1 kHz beep, together, once a second. The flash follows the beep as it is heard
+// (the audio clock's output timestamp), so the page itself adds no offset.
+function playPattern() {
+  const ctx = new AudioContext();
+  const flash = document.createElement("div");
+  flash.id = "flash";
+  flash.style.cssText = "position:fixed;inset:0;background:#fff;display:none;z-index:10";
+  document.body.appendChild(flash);
+  const beeps = [];
+  let next = ctx.currentTime + 1;
+  const frame = () => {
+    while (next < ctx.currentTime + 1.5) {
+      const osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = 1000; gain.gain.value = 0.5;
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(next); osc.stop(next + 0.1);
+      beeps.push(next); next += 1;
+    }
+    const ts = ctx.getOutputTimestamp();
+    const heard = ts.contextTime + (performance.now() - ts.performanceTime) / 1000;
+    flash.style.display = beeps.some(b => heard >= b && heard < b + 0.1) ? "block" : "none";
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}
+
 async function listen() {
   listening = true;
   render();
   const anonymous = document.getElementById("anonymous").checked || !cookie("ct0");
   await fetch(`/_sim/spaces/${C.spaceId}/join`, { method: "POST", body: JSON.stringify({ anonymous }) });
   const status = await api(`/1.1/live_video_stream/status/${space.metadata.media_key}`);
-  if (document.body.dataset.kind === "camera") playCamera();
+  if (C.pattern) playPattern();
+  else if (document.body.dataset.kind === "camera") playCamera();
   else playAudio(status.source.noRedirectPlaybackUrl || status.source.location);
 }
 

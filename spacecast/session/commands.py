@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from spacecast.session.settings import SessionSettings
 
 RESCUE_CLIENT = "spacecast-rescue"  # the PulseAudio client name of the rescue's ffmpeg
+VIDEO_QUEUE_FRAMES = 16
 
 
 class Command(BaseModel):
@@ -132,8 +133,10 @@ def pusher(enc: EncoderSettings, display: str, sink: str, socket: str, progress_
         f"pipe:{progress_fd}",
         "-stats_period",
         "1",
+        # A short queue of raw frames (3.7 MB each at 720p): an encoder that falls behind drops
+        # frames, and they are counted, instead of piling them up in memory.
         "-thread_queue_size",
-        "1024",
+        str(VIDEO_QUEUE_FRAMES),
         "-f",
         "x11grab",
         "-draw_mouse",

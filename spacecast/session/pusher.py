@@ -5,6 +5,7 @@ dropped and duplicated frames, speed) arrive on a pipe of their own and become m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections import deque
@@ -20,6 +21,7 @@ from spacecast.session.process import ManagedProcess
 log = get_logger("session.pusher")
 KBITS = re.compile(r"^([\d.]+)kbits/s$")
 RATE_WINDOW_S = 5.0
+FLUSH_S = 5.0
 
 
 class Progress(BaseModel):
@@ -73,7 +75,6 @@ class Pusher(ManagedProcess):
         self.encoder, self.display, self.sink, self.socket = encoder, display, sink, socket
         self.fanout = fanout
         self.progress: Progress | None = None
-        self.first_byte = asyncio.Event()
         self._pipe: tuple[int, int] | None = None
         self._last = Progress()
         self._samples: deque[tuple[float, int]] = deque()
@@ -105,7 +106,6 @@ class Pusher(ManagedProcess):
     async def _forward(self, stdout: asyncio.StreamReader) -> None:
         try:
             async for tag in read_tags(stdout):
-                self.first_byte.set()
                 self.fanout.feed(tag)
         except FlvError as exc:
             log.error("encoder output unusable", error=str(exc))
@@ -150,6 +150,10 @@ class Pusher(ManagedProcess):
         self._last = progress
 
     async def stop(self) -> None:
+        """SIGTERM makes ffmpeg flush its encoders; forward what it flushes before letting go."""
         await super().stop()
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._tasks[0]), FLUSH_S)
         for task in self._tasks:
             task.cancel()

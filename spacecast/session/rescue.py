@@ -65,6 +65,10 @@ class Rescue:
             self.state = state
 
     @property
+    def idle(self) -> bool:
+        return self.state in (RescueState.STANDBY, RescueState.COOLDOWN)
+
+    @property
     def source(self) -> str:
         return "rescue" if self.state is RescueState.ACTIVE else "browser"
 

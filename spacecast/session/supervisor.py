@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
 import signal
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
@@ -57,6 +60,7 @@ class Summary:
 class Session:
     def __init__(self, settings: SessionSettings, x: XSettings) -> None:
         self.settings, self.x = settings, x
+        self._own_runtime = settings.runtime_dir is None  # a temp directory: removed at the end
         self.runtime = Path(settings.runtime_dir or tempfile.mkdtemp(prefix="spacecast-session-"))
         self.health = health.Health()
         self.stop_requested = asyncio.Event()
@@ -89,9 +93,18 @@ class Session:
         except UserError as exc:
             log.error("session failed", error=exc.message, code=exc.code)
             return self._summary("failed", exc.code, exc.message)
+        except (httpx.HTTPError, OSError) as exc:  # X or a local service out of reach
+            message = f"cannot reach a service the session needs: {exc or type(exc).__name__}"
+            log.error("session failed", error=message, code=ExitCode.UNAVAILABLE)
+            return self._summary("failed", ExitCode.UNAVAILABLE, message)
+        except Exception as exc:  # a bug: still end with a summary and a clean teardown
+            log.exception("session crashed")
+            return self._summary("failed", ExitCode.FAILURE, f"internal error: {exc!r}")
         finally:
             await self._teardown()
             await runner.cleanup()
+            if self._own_runtime:
+                shutil.rmtree(self.runtime, ignore_errors=True)
 
     async def _cast(self, destinations: list[Any]) -> str:
         assert self.watch is not None
@@ -124,7 +137,10 @@ class Session:
             base_url=self.x.x_base_url,
             ca_file=self.x.x_ca_file,
         )
-        await self.browser.start()
+        try:
+            await self.browser.start()
+        except Exception as exc:  # Playwright's driver or the browser binary is unusable
+            raise UserError(f"cannot start the browser: {exc}", ExitCode.SESSION_FAILED) from None
         self.fanout = FanOut(destinations, s.reconnect_window_seconds, s.wedge_seconds)
         self.pusher = Pusher(
             EncoderSettings.from_settings(s), s.display, s.sink, self.audio.socket, self.fanout
@@ -167,19 +183,15 @@ class Session:
     async def _rescue_if_needed(self) -> None:
         assert self.rescue is not None and self.meter is not None and self.browser is not None
         now = time.monotonic()
-        if (
-            self.settings.rescue
-            and self.rescue.state.value in ("standby", "cooldown")
-            and should_engage(
-                running=self.watch is not None and self.watch.running,
-                silent_for=self.meter.window.silent_for(now),
-                starved_for=self.browser.view.starved_for(now)
-                if self.browser.listening.is_set()
-                else 0.0,
-                silence_seconds=self.settings.silence_seconds,
-                starved_seconds=self.settings.starved_seconds,
-            )
-        ):
+        listening = self.browser.listening.is_set()
+        wanted = should_engage(
+            running=self.watch is not None and self.watch.running,
+            silent_for=self.meter.window.silent_for(now),
+            starved_for=self.browser.view.starved_for(now) if listening else 0.0,
+            silence_seconds=self.settings.silence_seconds,
+            starved_seconds=self.settings.starved_seconds,
+        )
+        if self.settings.rescue and self.rescue.idle and wanted:
             await self.rescue.engage()
         await self.rescue.tick()
 

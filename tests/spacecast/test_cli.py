@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -74,8 +75,6 @@ def test_simulate_prints_the_spaces_and_stops_on_ctrl_c() -> None:
 
 
 def test_port_in_use_is_a_clear_error() -> None:
-    import socket
-
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -83,3 +82,20 @@ def test_port_in_use_is_a_clear_error() -> None:
         result = run("simulate", "--https-port", str(port), "--http-port", "0")
     assert result.returncode == 3 and "cannot listen" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_simulate_with_ingest_stops_nginx_on_sigterm() -> None:
+    proc = subprocess.Popen(
+        [*SPACECAST, "simulate", "--http-port", "0", "--https-port", "0", "--ingest",
+         "--ingest-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    banner = "".join(proc.stdout.readline() for _ in range(5))
+    assert "RTMP ingest: rtmp://127.0.0.1:" in banner
+    port = banner.split("rtmp://127.0.0.1:")[1].split("/")[0]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    nginx = subprocess.run(["pgrep", "-f", "spacecast-ingest-"], capture_output=True, text=True)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", int(port))) != 0, nginx.stdout
