@@ -119,7 +119,8 @@ def bare_encoder(sim: Simulator, work: Path, seconds: float) -> dict[str, float]
         commands.pulseaudio(str(script)).argv, env=env, stderr=subprocess.DEVNULL
     )
     wait(lambda: socket_path.exists() and Path(f"/tmp/.X11-unix/X{display}").exists(), 10)
-    cmd = commands.pusher(commands.EncoderSettings(), f":{display}", "peer", str(socket_path), 2)
+    encoder = commands.EncoderSettings()
+    cmd = commands.pusher(encoder, f":{display}", "peer", str(socket_path), 2, time.time())
     argv = [*cmd.argv[:-1], sim.ingest.url(KEY + "peer")]  # FLV straight to the ingest
     ffmpeg = subprocess.Popen(argv, env=os.environ | cmd.env, stderr=subprocess.DEVNULL)
     try:

@@ -267,7 +267,7 @@ class Browser:
             self.view.media_ready_state = state
             if state is not None:
                 metrics.MEDIA_READY_STATE.set(state)
-            starved = state is None or state <= 1
+            starved = state is not None and state <= 1  # no element at all: cannot tell
             self.view.starved_since = (self.view.starved_since or now) if starved else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), 1.0)

@@ -14,6 +14,7 @@ from spacecast.session.settings import SessionSettings
 
 RESCUE_CLIENT = "spacecast-rescue"  # the PulseAudio client name of the rescue's ffmpeg
 VIDEO_QUEUE_FRAMES = 16
+SINK_RATE = 44_100  # PulseAudio's default rate, so the monitor is read without resampling
 
 
 class Command(BaseModel):
@@ -45,6 +46,7 @@ class EncoderSettings(BaseModel):
     gop_seconds: float = 2.0
     audio_kbps: int = 128
     audio_rate: int = 44_100
+    audio_delay_ms: int = 90
 
     @property
     def gop_frames(self) -> int:
@@ -62,6 +64,7 @@ class EncoderSettings(BaseModel):
             max_kbps=s.max_kbps,
             gop_seconds=s.gop_seconds,
             audio_kbps=s.audio_kbps,
+            audio_delay_ms=s.audio_delay_ms,
         )
 
 
@@ -117,8 +120,17 @@ def pulseaudio(script_path: str) -> Command:
     )
 
 
-def pusher(enc: EncoderSettings, display: str, sink: str, socket: str, progress_fd: int) -> Command:
-    """Grab the display and the sink's monitor; encode; write FLV to stdout for our publishers."""
+def pusher(
+    enc: EncoderSettings, display: str, sink: str, socket: str, progress_fd: int, epoch: float
+) -> Command:
+    """Grab the display and the sink's monitor; encode; write FLV to stdout for our publishers.
+
+    Both inputs stamp what they capture with the wall clock. ffmpeg would shift each input to
+    start at zero on its own, and the two open at different moments (PulseAudio takes a second
+    or two), which puts audio that much ahead of video and backs video frames up behind it.
+    `-copyts` keeps the capture times, so the streams line up by when things happened, and
+    `-output_ts_offset -epoch` (the spawn time) brings them back near zero.
+    """
     grab = enc.crop or Crop(width=enc.width, height=enc.height, x=0, y=0)
     video_filters = [f"scale={enc.width}:{enc.height}"] if enc.crop else []
     video_filters.append("format=yuv420p")
@@ -133,6 +145,7 @@ def pusher(enc: EncoderSettings, display: str, sink: str, socket: str, progress_
         f"pipe:{progress_fd}",
         "-stats_period",
         "1",
+        "-copyts",
         # A short queue of raw frames (3.7 MB each at 720p): an encoder that falls behind drops
         # frames, and they are counted, instead of piling them up in memory.
         "-thread_queue_size",
@@ -151,6 +164,14 @@ def pusher(enc: EncoderSettings, display: str, sink: str, socket: str, progress_
         "1024",
         "-f",
         "pulse",
+        # Ask for 20 ms fragments: PulseAudio's default for a record stream is about 2 s, which
+        # starves the muxer of audio, backs video up behind it and skews A/V timestamps.
+        "-sample_rate",
+        str(SINK_RATE),
+        "-channels",
+        "2",
+        "-fragment_size",
+        str(SINK_RATE * 4 * 20 // 1000),
         "-i",
         f"{sink}.monitor",
         "-map",
@@ -188,7 +209,9 @@ def pusher(enc: EncoderSettings, display: str, sink: str, socket: str, progress_
         "-ac",
         "2",
         "-af",
-        "aresample=async=1",
+        f"asetpts=PTS+{enc.audio_delay_ms / 1000:.3f}/TB,aresample=async=1",
+        "-output_ts_offset",
+        f"-{epoch:.6f}",
         "-f",
         "flv",
         "-flvflags",

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import re
+import time
 from collections import deque
 
 from pydantic import BaseModel
@@ -87,7 +88,9 @@ class Pusher(ManagedProcess):
 
     def command(self) -> commands.Command:
         assert self._pipe is not None
-        return commands.pusher(self.encoder, self.display, self.sink, self.socket, self._pipe[1])
+        return commands.pusher(
+            self.encoder, self.display, self.sink, self.socket, self._pipe[1], time.time()
+        )
 
     def after_spawn(self) -> None:
         assert self._pipe is not None

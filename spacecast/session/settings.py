@@ -49,6 +49,13 @@ class SessionSettings(SpacecastSettings):
     max_kbps: int = Field(3000, ge=100, description="Video maxrate (kbit/s); bufsize is twice it.")
     gop_seconds: float = Field(2.0, gt=0, le=10, description="Fixed keyframe interval.")
     audio_kbps: int = Field(128, ge=32, le=512, description="AAC bitrate.")
+    audio_delay_ms: int = Field(
+        90,
+        ge=-1000,
+        le=1000,
+        description="Delay audio this much: Chromium shows a frame about this long after it "
+        "plays the matching sound (measured by bench/session.py's beep-and-flash Space).",
+    )
 
     # Health and the rescue.
     metrics_port: int = Field(9090, ge=0, le=65535, description="/metrics, /healthz, /readyz.")

@@ -12,7 +12,9 @@ def argv_value(argv: list[str], flag: str) -> str:
 
 def test_pusher_defaults_are_720p30_with_a_fixed_two_second_gop() -> None:
     enc = commands.EncoderSettings.from_settings(SessionSettings())
-    cmd = commands.pusher(enc, ":99", "spacecast99", "/run/pulse/native", progress_fd=5)
+    cmd = commands.pusher(
+        enc, ":99", "spacecast99", "/run/pulse/native", progress_fd=5, epoch=1700000000.25
+    )
     argv = cmd.argv
     assert argv_value(argv, "-video_size") == "1280x720"
     assert argv_value(argv, "-framerate") == "30"
@@ -24,6 +26,10 @@ def test_pusher_defaults_are_720p30_with_a_fixed_two_second_gop() -> None:
     assert argv_value(argv, "-maxrate") == "3000k" and argv_value(argv, "-bufsize") == "6000k"
     assert argv_value(argv, "-b:a") == "128k" and argv_value(argv, "-c:a") == "aac"
     assert argv_value(argv, "-progress") == "pipe:5"
+    # Capture times kept (inputs aligned by wall clock), then shifted back near zero.
+    assert "-copyts" in argv and argv_value(argv, "-output_ts_offset") == "-1700000000.250000"
+    assert argv_value(argv, "-fragment_size") == str(44_100 * 4 // 50)  # 20 ms of audio
+    assert argv_value(argv, "-af") == "asetpts=PTS+0.090/TB,aresample=async=1"
     assert argv[-3:] == ["-flvflags", "no_duration_filesize", "pipe:1"]  # FLV to our publishers
     assert cmd.env == {"PULSE_SERVER": "unix:/run/pulse/native"}
 
@@ -31,7 +37,7 @@ def test_pusher_defaults_are_720p30_with_a_fixed_two_second_gop() -> None:
 def test_crop_grabs_a_region_and_scales_it_back() -> None:
     settings = SessionSettings(crop="640x360+100+50", fps=25, gop_seconds=4)
     enc = commands.EncoderSettings.from_settings(settings)
-    argv = commands.pusher(enc, ":7", "s", "/sock", 3).argv
+    argv = commands.pusher(enc, ":7", "s", "/sock", 3, 0.0).argv
     assert argv_value(argv, "-video_size") == "640x360"
     assert argv_value(argv, "-i") == ":7.0+100,50"
     assert argv_value(argv, "-vf").startswith("scale=1280:720")
@@ -41,7 +47,7 @@ def test_crop_grabs_a_region_and_scales_it_back() -> None:
 def test_no_destination_appears_on_any_command_line() -> None:
     enc = commands.EncoderSettings()
     for cmd in (
-        commands.pusher(enc, ":99", "s", "/sock", 3),
+        commands.pusher(enc, ":99", "s", "/sock", 3, 0.0),
         commands.rescue("https://h/p.m3u8", "s", "/sock"),
     ):
         assert not any("rtmp" in arg for arg in cmd.argv)
