@@ -2,7 +2,7 @@
 
 One simulated one-hour Space (about 1200 chunks) behind `spacecast simulate`, per-request
 latency 20 ms and 100 ms; every tool downloads it in turn, in one run:
-- spacecast: `spacecast download <id>` (16 chunks at once);
+- spacecast: `spacecast download <id>` (its default of 12 chunks at once);
 - twspace-dl: `twspace_dl -f <master URL>` (ffmpeg reads the chunk list, one request at a time);
 - yt-dlp: `yt-dlp -N 16 <chunk list URL>` (its native concurrent fragment downloader).
 Reported: wall time, CPU time and peak RSS of each tool's whole process tree, each peer's wall
@@ -34,11 +34,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.measure import Usage, run
+from spacecast.download.settings import DownloadSettings
 from tests.peers import ffprobe_duration, peer_env
 
 HERE = Path(__file__).parent
 HOUR_ID, LONG_ID = "1BenchHour123", "1BenchLong123"
-CONCURRENCY = 16
+CONCURRENCY = DownloadSettings.model_fields["concurrency"].default  # spacecast's own default
+YTDLP_FRAGMENTS = 16  # yt-dlp's -N, as the issue gives it
 
 
 @dataclass
@@ -117,13 +119,13 @@ def commands(
     spacecast = [
         sys.executable, "-m", "spacecast.cli", "download", space_id,
         "-o", str(out / "spacecast.m4a"), "--work-dir", str(out / "work"),
-        "--progress", "none", "--concurrency", str(CONCURRENCY),
+        "--progress", "none",
     ]  # fmt: skip
     twspace = [str(envs / "twspace-dl" / "bin" / "twspace_dl"), "-c", str(cookies), "-f", master,
                "-o", "twspace"]  # fmt: skip
     ytdlp = [
         str(envs / "yt-dlp" / "bin" / "yt-dlp"), "--no-check-certificates", "--quiet",
-        "--no-progress", "-N", str(CONCURRENCY), "-o", str(out / "ytdlp.%(ext)s"), replay,
+        "--no-progress", "-N", str(YTDLP_FRAGMENTS), "-o", str(out / "ytdlp.%(ext)s"), replay,
     ]  # fmt: skip
     return {
         "spacecast": (spacecast, env, out),

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from mutagen.mp4 import MP4
 
@@ -31,10 +34,83 @@ def probe_command(path: Path, count_packets: bool = True) -> list[str]:
 
 
 def container_duration(path: Path) -> float:
-    """An m4a's duration from its header (mdhd), read by mutagen: ffprobe would load the whole
-    sample table, over 100 MB for a ten-hour Space."""
+    """An m4a's duration from its header (mdhd), read by mutagen; a fragmented one (whose moov
+    says 0) by adding up its fragments' sample durations. ffprobe would index every sample,
+    over 100 MB for a ten-hour Space."""
     audio: Any = MP4(path)  # type: ignore[no-untyped-call]
-    return float(audio.info.length)
+    return float(audio.info.length) or fragmented_duration(path)
+
+
+def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    pos = 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        if size < 8:
+            return
+        yield kind, data[pos + 8 : pos + size]
+        pos += size
+
+
+def _walk_top(f: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
+    """Top-level boxes: moov and moof are read, mdat is skipped without reading it."""
+    while header := f.read(8):
+        if len(header) < 8:
+            return
+        size, kind = struct.unpack(">I4s", header)
+        head = 8
+        if size == 1:
+            size, head = struct.unpack(">Q", f.read(8))[0], 16
+        if size == 0 or size < head:
+            return
+        if kind in (b"moov", b"moof"):
+            yield kind, f.read(size - head)
+        else:
+            f.seek(size - head, os.SEEK_CUR)
+
+
+def _timescale_and_default(moov: bytes) -> tuple[int, int]:
+    timescale, default = 0, 0
+    for kind, body in _boxes(moov):
+        if kind == b"trak":
+            for k2, mdia in _boxes(body):
+                for k3, box in _boxes(mdia) if k2 == b"mdia" else ():
+                    if k3 == b"mdhd":
+                        timescale = struct.unpack_from(">I", box, 20 if box[0] == 1 else 12)[0]
+        if kind == b"mvex":
+            for k2, box in _boxes(body):
+                if k2 == b"trex":
+                    default = struct.unpack_from(">I", box, 12)[0]
+    return timescale, default
+
+
+def _traf_ticks(traf: bytes, default: int) -> int:
+    ticks = 0
+    for kind, box in _boxes(traf):
+        flags = int.from_bytes(box[1:4])
+        if kind == b"tfhd":
+            at = 8 + (8 if flags & 0x01 else 0) + (4 if flags & 0x02 else 0)
+            if flags & 0x08:
+                default = struct.unpack_from(">I", box, at)[0]
+        elif kind == b"trun":
+            count = struct.unpack_from(">I", box, 4)[0]
+            if not flags & 0x100:
+                ticks += count * default
+                continue
+            at = 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
+            stride = 4 * sum(bool(flags & bit) for bit in (0x100, 0x200, 0x400, 0x800))
+            ticks += sum(struct.unpack_from(">I", box, at + i * stride)[0] for i in range(count))
+    return ticks
+
+
+def fragmented_duration(path: Path) -> float:
+    timescale, default, ticks = 0, 0, 0
+    with path.open("rb") as f:
+        for kind, body in _walk_top(f):
+            if kind == b"moov":
+                timescale, default = _timescale_and_default(body)
+            else:
+                ticks += sum(_traf_ticks(t, default) for k, t in _boxes(body) if k == b"traf")
+    return ticks / timescale if timescale else 0.0
 
 
 async def probe_duration(path: Path, raw_adts: bool = False) -> float:
