@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import errno
 import re
-import ssl
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -26,9 +24,9 @@ from spacecast.download.workdir import WorkDir, atomic_target
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
 from spacecast.settings import XSettings
+from spacecast.x import connect
 from spacecast.x.api import XClient
-from spacecast.x.auth import Auth, load_cookies
-from spacecast.x.ids import parse_space_id
+from spacecast.x.auth import load_cookies
 from spacecast.x.models import SpaceMetadata
 
 log = get_logger("spacecast.download")
@@ -86,20 +84,6 @@ def _path(text: str) -> Path:
     return Path(text).expanduser()
 
 
-def http_client(x: XSettings, settings: DownloadSettings) -> httpx.AsyncClient:
-    verify_ctx = ssl.create_default_context()
-    if x.x_ca_file:
-        verify_ctx.load_verify_locations(cafile=x.x_ca_file)
-    pool = settings.concurrency + 8  # chunk workers plus playlist and API calls
-    return httpx.AsyncClient(
-        http2=True,
-        verify=verify_ctx,
-        timeout=httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s)),
-        limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-        follow_redirects=True,
-    )
-
-
 async def download(space: str, settings: DownloadSettings, x: XSettings) -> Summary:
     try:
         return await _download(space, settings, x)
@@ -112,15 +96,12 @@ async def download(space: str, settings: DownloadSettings, x: XSettings) -> Summ
 
 async def _download(space: str, settings: DownloadSettings, x: XSettings) -> Summary:
     started = time.monotonic()
-    space_id = parse_space_id(space, extra_hosts=(urlsplit(x.x_base_url).hostname or "",))
+    space_id = connect.space_id(space, x)
     cookies = load_cookies(_path(settings.cookies)) if settings.cookies else None
-    async with http_client(x, settings) as http:
-        activate = x.x_api_base_url.rstrip("/") + "/1.1/guest/activate.json"
-        client = XClient(
-            http,
-            Auth(cookies, activate),
-            x.x_base_url,
-            rate_limit_budget_s=settings.rate_limit_budget_s,
+    pool = settings.concurrency + 8  # chunk workers plus playlist and API calls
+    async with connect.http_client(x, connections=pool, timeout_s=settings.timeout_s) as http:
+        client = connect.api_client(
+            http, x, cookies, rate_limit_budget_s=settings.rate_limit_budget_s
         )
         plan = await resolve(client, space_id, settings.wait, settings.wait_poll_s)
         target = output_path(settings.output, plan.meta, settings.format)

@@ -6,30 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import httpx
 
 from spacecast.logs import get_logger
 from spacecast.session import metrics
 from spacecast.settings import XSettings
-from spacecast.x.api import XClient
-from spacecast.x.auth import Auth, Cookies, load_cookies
+from spacecast.x import connect
+from spacecast.x.auth import Cookies, load_cookies
 from spacecast.x.errors import XError
-from spacecast.x.ids import parse_space_id
 from spacecast.x.models import SpaceMetadata
 
 log = get_logger("session.x")
 STATES = ("NotStarted", "Running", "Ended")
-
-
-def http_client(x: XSettings) -> httpx.AsyncClient:
-    verify: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=x.x_ca_file) if x.x_ca_file else True
-    )
-    return httpx.AsyncClient(verify=verify, timeout=20, http2=True, follow_redirects=True)
 
 
 class SpaceWatch:
@@ -37,12 +25,11 @@ class SpaceWatch:
         self, space: str, x: XSettings, cookies_file: str | None, poll_seconds: float
     ) -> None:
         self.x = x
-        self.space_id = parse_space_id(space, extra_hosts=(urlsplit(x.x_base_url).hostname or "",))
+        self.space_id = connect.space_id(space, x)
         self.cookies: Cookies | None = load_cookies(Path(cookies_file)) if cookies_file else None
         self.poll_seconds = poll_seconds
-        self.http = http_client(x)
-        auth = Auth(self.cookies, x.x_api_base_url.rstrip("/") + "/1.1/guest/activate.json")
-        self.client = XClient(self.http, auth, x.x_base_url)
+        self.http = connect.http_client(x)
+        self.client = connect.api_client(self.http, x, self.cookies)
         self.meta: SpaceMetadata | None = None
         self._poller: asyncio.Task[None] | None = None
 

@@ -1,0 +1,45 @@
+"""From settings to a connection to X, in one place for every command: the pooled HTTP client
+(trusting the extra CA when one is set, e.g. the simulator's), the API client with its
+credentials, and Space ids that may also name the configured host."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from spacecast.settings import XSettings
+from spacecast.x.api import XClient
+from spacecast.x.auth import Auth, Cookies
+from spacecast.x.ids import parse_space_id
+
+GUEST_ACTIVATE_PATH = "/1.1/guest/activate.json"
+
+
+def http_client(
+    x: XSettings, *, connections: int = 10, timeout_s: float = 20.0
+) -> httpx.AsyncClient:
+    verify = ssl.create_default_context()
+    if x.x_ca_file:
+        verify.load_verify_locations(cafile=x.x_ca_file)
+    return httpx.AsyncClient(
+        http2=True,
+        verify=verify,
+        timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        follow_redirects=True,
+    )
+
+
+def api_client(
+    http: httpx.AsyncClient, x: XSettings, cookies: Cookies | None, **kwargs: Any
+) -> XClient:
+    auth = Auth(cookies, x.x_api_base_url.rstrip("/") + GUEST_ACTIVATE_PATH)
+    return XClient(http, auth, x.x_base_url, **kwargs)
+
+
+def space_id(text: str, x: XSettings) -> str:
+    """The Space id in a URL or id; URLs on the configured web host count too."""
+    return parse_space_id(text, extra_hosts=(urlsplit(x.x_base_url).hostname or "",))
