@@ -42,8 +42,13 @@ class ManagedProcess:
     backoff_max = 15.0
     stop_timeout = 5.0
 
-    def __init__(self, command: Callable[[], Command] | None = None) -> None:
+    def __init__(
+        self,
+        command: Callable[[], Command] | None = None,
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
         self._command = command
+        self.on_exit = on_exit  # told when the process dies on its own, before the restart
         self.state = ProcState.IDLE
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
@@ -128,6 +133,8 @@ class ManagedProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # whatever it left behind in its group
             self._running.clear()
             self._set(ProcState.BACKOFF)
+            if self.on_exit:
+                self.on_exit()
             log.warning("process exited", process=self.name, code=code, retry_in=self._backoff)
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, self.backoff_max)

@@ -50,9 +50,15 @@ class RescueProcess(ManagedProcess):
 
 
 class Rescue:
-    def __init__(self, audio: AudioServer, resolve_hls: Callable[[], Awaitable[str]]) -> None:
+    def __init__(
+        self,
+        audio: AudioServer,
+        resolve_hls: Callable[[], Awaitable[str]],
+        on_stream_lost: Callable[[], None] | None = None,
+    ) -> None:
         self.audio = audio
         self.resolve_hls = resolve_hls
+        self.on_stream_lost = on_stream_lost  # the playlist ended: maybe the Space did
         self.state = RescueState.STANDBY
         self.activations = 0
         self.process: RescueProcess | None = None
@@ -82,7 +88,9 @@ class Rescue:
             self._cooldown_until = time.monotonic() + COOLDOWN_S
             return self._set(RescueState.COOLDOWN, error=exc.message)
         sink, socket = self.audio.sink, self.audio.socket
-        self.process = RescueProcess(lambda: commands.rescue(url, sink, socket))
+        self.process = RescueProcess(
+            lambda: commands.rescue(url, sink, socket), on_exit=self.on_stream_lost
+        )
         await self.process.start()
         await self.audio.mute_players_except(commands.RESCUE_CLIENT, mute=True)
         self.activations += 1

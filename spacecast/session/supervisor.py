@@ -149,7 +149,8 @@ class Session:
         self.fanout.start()
         self.meter = Meter(s.sink, self.audio.socket, METER_WINDOW_S, s.silence_db)
         await self.meter.start()
-        self.rescue = Rescue(self.audio, self._hls_location)
+        # When the rescue's playlist goes away, ask X at once whether the Space ended.
+        self.rescue = Rescue(self.audio, self._hls_location, on_stream_lost=self.watch.nudge)
 
     async def _hls_location(self) -> str:
         assert self.watch is not None and self.browser is not None

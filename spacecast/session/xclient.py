@@ -32,6 +32,7 @@ class SpaceWatch:
         self.client = connect.api_client(self.http, x, self.cookies)
         self.meta: SpaceMetadata | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._nudged = asyncio.Event()
 
     @property
     def page_url(self) -> str:
@@ -65,9 +66,15 @@ class SpaceWatch:
         self._poller = asyncio.create_task(self._poll(), name="space-state")
         return self.running and not stop.is_set()
 
+    def nudge(self) -> None:
+        """Ask X now rather than at the next poll (the Space's playlist just went away)."""
+        self._nudged.set()
+
     async def _poll(self) -> None:
         while not self.ended:
-            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), self.poll_seconds)
+            self._nudged.clear()
             try:
                 await self.refresh()
             except XError as exc:  # a passing API failure must not end a live cast

@@ -1,0 +1,57 @@
+"""The process state machine with real processes: restart with backoff, exit callback, and a
+teardown that reaches the whole process group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from spacecast.session.commands import Command
+from spacecast.session.process import ManagedProcess, ProcState
+
+
+class Quick(ManagedProcess):
+    name = "quick"
+    backoff_initial = 0.05
+
+
+async def test_a_dying_process_is_restarted_and_reported() -> None:
+    exits: list[int] = []
+    two = asyncio.Event()
+
+    def exited() -> None:
+        exits.append(1)
+        if len(exits) >= 2:
+            two.set()
+
+    proc = Quick(lambda: Command(argv=["sh", "-c", "sleep 0.1; exit 3"]), on_exit=exited)
+    await proc.start()
+    await asyncio.wait_for(two.wait(), 10)
+    await proc.stop()
+    assert proc.restarts >= 1 and proc.state is ProcState.STOPPED
+
+
+async def test_stop_reaches_the_whole_group() -> None:
+    proc = Quick(lambda: Command(argv=["sh", "-c", "sleep 60 & wait"]))
+    await proc.start()
+    assert proc.proc is not None
+    group = proc.proc.pid
+    assert _living_in(group)  # sh and its sleep
+    await proc.stop()
+    assert _living_in(group) == []  # the grandchild went with it (zombies aside)
+
+
+def _living_in(group: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == group and fields[0] != "Z":  # pgrp, state
+            found.append(int(entry))
+    return found
