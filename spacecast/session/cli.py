@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from spacecast.cli import add_settings_arguments, settings_from_args
-from spacecast.errors import ExitCode
+from spacecast.errors import ExitCode, UserError
 from spacecast.logs import configure_logging, get_logger
 from spacecast.session.inputs import load_destinations
 from spacecast.session.settings import SessionSettings
@@ -38,8 +38,10 @@ def register(subparsers: Any) -> None:
 
 
 async def _main(settings: SessionSettings, x: XSettings) -> Summary:
-    destinations = load_destinations(settings.destinations_file)
+    if not settings.space:
+        raise UserError("which Space? give --space (an x.com Space URL or id)", ExitCode.USAGE)
     watch = SpaceWatch(settings.space, x, settings.cookies_file, settings.state_poll_seconds)
+    destinations = load_destinations(settings.destinations_file)
     session = Session(settings, x)
     session.install_signal_handlers()
     return await session.run(destinations, watch)
