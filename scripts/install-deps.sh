@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libnss3-tools                   # certutil: trust an extra CA (the simulator's) in Chromium
   nginx libnginx-mod-rtmp         # the local RTMP ingest for tests and the demo
   procps psmisc git make curl ca-certificates
+  python3 python3-pip python3-venv  # the interpreter uv builds .venv from, and pip to get uv
 )
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -29,8 +30,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 export UV_PYTHON_DOWNLOADS=never
-if ! command -v uv >/dev/null 2>&1; then
-  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
+  # Debian's own python3 refuses pip installs outside a venv (PEP 668); uv is a single
+  # binary in a wheel, so a user install beside the system's packages is harmless.
+  python3 -m pip install --quiet --user uv 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages uv 2>/dev/null \
+    || python3 -m pip install --quiet uv
   hash -r
 fi
 UV=$(command -v uv || echo "python3 -m uv")
