@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from rich.table import Table
 
 from bench.measure import Usage, run
 from spacecast.download.settings import DownloadSettings
+from spacecast.session.local import free_port
 from tests.peers import ffprobe_duration, peer_env
 
 HERE = Path(__file__).parent
@@ -55,12 +55,6 @@ class Row:
     duration_error_s: float | None
     ok: bool
     note: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Sim:

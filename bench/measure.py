@@ -22,10 +22,9 @@ class Usage:
     returncode: int
 
 
-def _tree_rss(root: int) -> int:
-    """Bytes of RSS of `root` and its descendants, from /proc."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+def _stats() -> dict[int, list[str]]:
+    """Every process's /proc/<pid>/stat fields after the command name."""
+    out = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -33,15 +32,25 @@ def _tree_rss(root: int) -> int:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(fields[21]) * PAGE
-    total, todo = 0, [root]
+        out[int(entry)] = stat[stat.rindex(")") + 2 :].split()
+    return out
+
+
+def tree_pids(root: int, stats: dict[int, list[str]] | None = None) -> list[int]:
+    """`root` and all its descendants, from /proc."""
+    stats = _stats() if stats is None else stats
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo += [child for child, parent in parents.items() if parent == pid]
-    return total
+        found.append(pid)
+        todo += [child for child, fields in stats.items() if int(fields[1]) == pid]
+    return found
+
+
+def _tree_rss(root: int) -> int:
+    """Bytes of RSS of `root` and its descendants."""
+    stats = _stats()
+    return sum(int(stats[pid][21]) * PAGE for pid in tree_pids(root, stats) if pid in stats)
 
 
 def run(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> Usage:

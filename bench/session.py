@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import tree_pids
 from simulator.server import Simulator, ThreadedSimulator
 from simulator.settings import SimulatorSettings
 from spacecast.session import commands
@@ -33,27 +34,10 @@ TICK = os.sysconf("SC_CLK_TCK")
 KEY = "bench_key"
 
 
-def tree(root: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat[stat.rindex(")") + 2 :].split()[1])
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += [child for child, parent in parents.items() if parent == pid]
-    return found
-
-
 def usage(root: int) -> tuple[float, float]:
     """CPU seconds so far and PSS bytes of the process tree under `root`."""
     cpu = pss = 0.0
-    for pid in tree(root):
+    for pid in tree_pids(root):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
