@@ -22,7 +22,3 @@ class SimClock:
 
     def advance(self, seconds: float) -> None:
         self._offset += seconds
-
-    def real_seconds(self, sim_seconds: float) -> float:
-        """How long to really wait for `sim_seconds` to pass (a stopped clock never gets there)."""
-        return sim_seconds / self.speed if self.speed > 0 else float("inf")

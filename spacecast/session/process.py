@@ -55,7 +55,6 @@ class ManagedProcess:
         self._backoff = self.backoff_initial
         self._supervise: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._running = asyncio.Event()
 
     def _set(self, state: ProcState) -> None:
         if state is not self.state:
@@ -87,9 +86,6 @@ class ManagedProcess:
         await self._spawn()
         self._supervise = asyncio.create_task(self._keep_running(), name=f"supervise-{self.name}")
 
-    async def wait_running(self) -> None:
-        await self._running.wait()
-
     async def _spawn(self) -> None:
         self._set(ProcState.STARTING)
         fds = self.extra_fds()
@@ -110,7 +106,6 @@ class ManagedProcess:
         await self.attached(self.proc)
         await self.ready()
         self._set(ProcState.RUNNING)
-        self._running.set()
 
     async def _log_lines(self, stream: asyncio.StreamReader | None, which: str) -> None:
         if stream is None:
@@ -131,7 +126,6 @@ class ManagedProcess:
                 return
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)  # whatever it left behind in its group
-            self._running.clear()
             self._set(ProcState.BACKOFF)
             if self.on_exit:
                 self.on_exit()
