@@ -2,9 +2,11 @@
 
 One simulated one-hour Space (about 1200 chunks) behind `spacecast simulate`, per-request
 latency 20 ms and 100 ms; every tool downloads it in turn, in one run:
-- spacecast: `spacecast download <id>` (its default of 12 chunks at once);
+- spacecast: `spacecast download <id>` (its default `--concurrency`);
 - twspace-dl: `twspace_dl -f <master URL>` (ffmpeg reads the chunk list, one request at a time);
-- yt-dlp: `yt-dlp -N 16 <chunk list URL>` (its native concurrent fragment downloader).
+- yt-dlp: `yt-dlp -N 16 <chunk list URL>` (its native concurrent fragment downloader);
+- bare fetch: `bench.bare_fetch`, every chunk fetched at spacecast's concurrency and thrown
+  away, with nothing else done: the floor that the simulator and the latency set.
 Reported: wall time, CPU time and peak RSS of each tool's whole process tree, each peer's wall
 time as a multiple of spacecast's, the ideal time (chunks x latency / concurrency), and how far
 each file's duration is from the playlist's. Then spacecast's peak RSS on a 10,000-chunk Space.
@@ -35,6 +37,7 @@ from rich.table import Table
 from bench.measure import Usage, run
 from spacecast.download.settings import DownloadSettings
 from spacecast.session.local import free_port
+from spacecast.x import playlists
 from tests.peers import ffprobe_duration, peer_env
 
 HERE = Path(__file__).parent
@@ -94,6 +97,11 @@ class Sim:
         replay = master.rsplit("/", 1)[0] + "/" + variant.rsplit("/", 1)[1] + "?type=replay"
         return master, replay, listing
 
+    def chunk_list(self, space_id: str) -> str:
+        """The final chunk list's URL, as spacecast resolves it from the master."""
+        master = self.spaces[space_id]["master"]
+        return playlists.chunk_list_url(master, self.get(master).text)
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -121,7 +129,10 @@ def commands(
         str(envs / "yt-dlp" / "bin" / "yt-dlp"), "--no-check-certificates", "--quiet",
         "--no-progress", "-N", str(YTDLP_FRAGMENTS), "-o", str(out / "ytdlp.%(ext)s"), replay,
     ]  # fmt: skip
+    bare = [sys.executable, "-m", "bench.bare_fetch", sim.chunk_list(space_id), sim.ca,
+            str(CONCURRENCY)]  # fmt: skip
     return {
+        "bare fetch": (bare, env, HERE.parent),
         "spacecast": (spacecast, env, out),
         "twspace-dl": (twspace, env | {"REQUESTS_CA_BUNDLE": sim.ca}, out),
         "yt-dlp": (ytdlp, env, out),
@@ -129,7 +140,9 @@ def commands(
 
 
 def output_of(tool: str, out: Path) -> Path | None:
-    prefix = {"spacecast": "spacecast", "twspace-dl": "twspace", "yt-dlp": "ytdlp"}[tool]
+    prefix = {"spacecast": "spacecast", "twspace-dl": "twspace", "yt-dlp": "ytdlp"}.get(tool)
+    if prefix is None:
+        return None
     found = sorted(p for p in out.glob(f"{prefix}.*") if p.suffix in (".m4a", ".mp4", ".aac"))
     return found[0] if found else None
 
@@ -137,8 +150,11 @@ def output_of(tool: str, out: Path) -> Path | None:
 def warm_up(tool: str, sim: Sim, tmp: Path, envs: Path) -> None:
     """Run the tool once with --help, so that no measured run pays for compiling bytecode."""
     cmd, env, cwd = commands(sim, HOUR_ID, tmp, envs, netscape_cookies(tmp))[tool]
-    subprocess.run([*cmd[: 4 if tool == "spacecast" else 1], "--help"], env=env, cwd=cwd,
-                   capture_output=True, check=False)  # fmt: skip
+    warm = {
+        "spacecast": [*cmd[:4], "--help"],
+        "bare fetch": [cmd[0], "-c", "import bench.bare_fetch"],
+    }.get(tool, [cmd[0], "--help"])
+    subprocess.run(warm, env=env, cwd=cwd, capture_output=True, check=False)
 
 
 def measure(
@@ -154,6 +170,7 @@ def measure(
     expected = sum(s.duration for s in listing.segments)
     produced = output_of(tool, out)
     note = "" if usage.returncode == 0 else f"exit {usage.returncode}"
+    note = "chunks only, no file" if tool == "bare fetch" and not note else note
     try:
         # Raw ADTS has no duration field (ffprobe guesses from the bitrate): not compared.
         error = ffprobe_duration(produced) - expected if produced and not extra else None
@@ -168,7 +185,7 @@ def measure(
         cpu_s=round(usage.cpu_s, 2),
         peak_rss_mb=round(usage.peak_rss_mb, 1),
         duration_error_s=None if error is None else round(error, 3),
-        ok=usage.returncode == 0 and produced is not None,
+        ok=usage.returncode == 0 and (produced is not None or tool == "bare fetch"),
         note=" ".join(extra) or note,
     )
     shutil.rmtree(out, ignore_errors=True)
@@ -204,7 +221,9 @@ def table(rows: list[Row]) -> Table:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency-ms", type=int, nargs="+", default=[20, 100])
-    parser.add_argument("--tools", nargs="+", default=["spacecast", "twspace-dl", "yt-dlp"])
+    parser.add_argument(
+        "--tools", nargs="+", default=["bare fetch", "spacecast", "twspace-dl", "yt-dlp"]
+    )
     parser.add_argument("--no-long", action="store_true", help="Skip the 10,000-chunk Space.")
     args = parser.parse_args()
     envs = HERE / "envs"

@@ -86,11 +86,13 @@ class ChunkMaker:
     participants: list[dict[str, object]]
     timeline: Timeline = field(default_factory=lambda: Timeline(""))
     pts_base: int = field(init=False)
+    _participants: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.timeline.key:
             self.timeline.key = f"{self.seed}:{self.space_id}"
         self.pts_base = _rng(self.seed, self.space_id, "pts").randrange(id3.PTS_WRAP)
+        self._participants = id3.participants_frame(self.participants)
 
     def name(self, seq: int) -> str:
         jitter = _rng(self.seed, self.space_id, "ns", seq).uniform(-0.045, 0.045)
@@ -112,7 +114,7 @@ class ChunkMaker:
 
     def _full_tag(self, frame: int) -> bytes:
         ntp = self.started_at + frame * FRAME_SECONDS + NTP_EPOCH_OFFSET
-        return id3.hydra_full_tag(ntp, self.participants, self.levels(frame))
+        return id3.hydra_full_tag(ntp, self._participants, self.levels(frame))
 
     def audio(self, seq: int) -> bytes:
         """The chunk's ADTS frames alone: the ground truth a clean download must reproduce."""

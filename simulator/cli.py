@@ -6,6 +6,8 @@ import argparse
 import asyncio
 from typing import Any
 
+import uvloop
+
 from simulator.server import Simulator, serve_forever
 from simulator.settings import SimulatorSettings
 from spacecast.cli import add_settings_arguments, settings_from_args
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(SimulatorSettings, args)
     configure_logging()
     try:
-        asyncio.run(serve_forever(settings, print_banner))
+        uvloop.run(serve_forever(settings, print_banner))
     except OSError as exc:
         raise UserError(f"cannot listen: {exc.strerror or exc}", ExitCode.UNAVAILABLE) from None
     except RuntimeError as exc:  # the RTMP ingest could not start

@@ -6,6 +6,7 @@ timestamp tag must be exactly 73 bytes with no padding, and sizes are synchsafe.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 
@@ -41,17 +42,28 @@ def timestamp_tag(pts: int) -> bytes:
     return _tag(_frame("PRIV", PRIV_OWNER + (pts % PTS_WRAP).to_bytes(8, "big")))
 
 
-def hydra_full_tag(
-    ntp: float, participants: Sequence[dict[str, object]], levels: Sequence[int]
-) -> bytes:
+def participants_frame(participants: Sequence[dict[str, object]]) -> bytes:
+    """The HydraParticipants frame: the same for every full tag of a Space, so built once."""
+    return _txxx("HydraParticipants", _compact(list(participants)))
+
+
+def hydra_full_tag(ntp: float, participants: bytes, levels: Sequence[int]) -> bytes:
+    """`participants` is the Space's `participants_frame`."""
     stamp = f"{ntp:.3f}"
     return _tag(
         _frame("TIT3", UTF8 + stamp.encode())
         + _txxx("JSONMetadata", _compact({"HydraVersion": 4, "ntp": float(stamp)}))
-        + _txxx("HydraParticipants", _compact(list(participants)))
+        + participants
         + _txxx("HydraAudioLevel", _compact(list(levels)))
     )
 
 
 def hydra_level_tag(levels: Sequence[int]) -> bytes:
+    return _level_tag(tuple(levels))
+
+
+@functools.lru_cache(maxsize=1024)
+def _level_tag(levels: tuple[int, ...]) -> bytes:
+    # A dozen of these per chunk from a few hundred distinct values: built once each, so the
+    # simulator answers a chunk request in about the time the CDN's latency setting says.
     return _tag(_txxx("HydraAudioLevel", _compact(list(levels))))

@@ -36,8 +36,17 @@ def _synchsafe(b: bytes) -> int:
     return (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
 
 
+def _is_tag_at(data: bytes, pos: int) -> bool:
+    return data.startswith(b"ID3", pos) and pos + 3 < len(data) and 2 <= data[pos + 3] <= 4
+
+
+def _is_frame_at(data: bytes, pos: int) -> bool:
+    # 0xFFF sync, MPEG-4 or -2, layer 0, with or without CRC: 0xF0, 0xF1, 0xF8, 0xF9.
+    return data[pos] == 0xFF and pos + 1 < len(data) and data[pos + 1] & 0xF6 == 0xF0
+
+
 def _tag_end(data: bytes, pos: int) -> int | None:
-    """Where the ID3 tag at `pos` ends, or None if `pos` is no tag header."""
+    """Where the ID3 tag at `pos` ends, or None if its header is not a tag's."""
     if len(data) - pos < ID3_HEADER or data[pos + 3] == 0xFF or data[pos + 4] == 0xFF:
         return None
     size_bytes = data[pos + 6 : pos + 10]
@@ -62,35 +71,39 @@ def _pts(tag: bytes) -> int | None:
     return int.from_bytes(tag[start : start + 8], "big") % PTS_WRAP
 
 
-def _followed_well(data: bytes, end: int) -> bool:
-    return end == len(data) or SYNC_RE.match(data, end) is not None
-
-
 def clean(data: bytes) -> CleanChunk:
-    spans: list[tuple[int, int]] = []
-    pos, tags, stray, pts, complete = 0, 0, 0, None, True
-    while pos < len(data):
-        is_tag = data.startswith(b"ID3", pos)
-        end = (_tag_end if is_tag else _frame_end)(data, pos) if SYNC_RE.match(data, pos) else None
-        if end is not None and end > len(data):
+    runs: list[list[int]] = []  # [start, end) of frames back to back, joined once at the end
+    n = len(data)
+    pos, frames, tags, stray, pts, complete = 0, 0, 0, 0, None, True
+    while pos < n:
+        is_tag = _is_tag_at(data, pos)
+        end = (
+            _tag_end(data, pos) if is_tag else _frame_end(data, pos)
+            if _is_frame_at(data, pos) else None
+        )  # fmt: skip
+        if end is not None and end > n:
             complete = False  # the body stops inside this tag or frame
-            stray += len(data) - pos
+            stray += n - pos
             break
-        if end is not None and (is_tag or _followed_well(data, end)):
-            if is_tag:
-                tags += 1
-                if pts is None:
-                    pts = _pts(data[pos:end])
-            else:
-                spans.append((pos, end))
+        if end is not None and is_tag:
+            tags += 1
+            pts = _pts(data[pos:end]) if pts is None else pts
             pos = end
             continue
-        found = SYNC_RE.search(data, pos + 1)
-        nxt = found.start() if found else len(data)
+        if end is not None and (end == n or _is_frame_at(data, end) or _is_tag_at(data, end)):
+            if runs and runs[-1][1] == pos:
+                runs[-1][1] = end
+            else:
+                runs.append([pos, end])
+            frames += 1
+            pos = end
+            continue
+        found = SYNC_RE.search(data, pos + 1)  # stray bytes: skip to the next sync word
+        nxt = found.start() if found else n
         stray += nxt - pos
         pos = nxt
-    audio = b"".join(data[a:b] for a, b in spans)
-    return CleanChunk(audio, len(spans), pts, tags, stray, complete)
+    audio = b"".join(data[a:b] for a, b in runs)
+    return CleanChunk(audio, frames, pts, tags, stray, complete)
 
 
 def frames_for(seconds: float) -> int:

@@ -9,17 +9,15 @@ ffmpeg command lines are data, built by pure functions; nothing secret goes into
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import statistics
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from spacecast.download import chunks
-from spacecast.download.workdir import StoredChunk, WorkDir
+from spacecast.download.workdir import StoredChunk
 
 FRAME_S = 1024 / 48_000
 
@@ -122,50 +120,3 @@ def remux_command(dst: Path) -> list[str]:
         "-movflags", "+frag_keyframe+empty_moov+delay_moov+default_base_moof",
         "-frag_duration", str(FRAGMENT_US), "-f", "mp4", str(dst),
     ]  # fmt: skip
-
-
-def write_stream(slots: Sequence[Slot], work: WorkDir, fill: bool, sink: IO[bytes]) -> int:
-    """Write the joined ADTS stream; returns the frames written."""
-    frames = 0
-    for slot in slots:
-        if isinstance(slot, Gap):
-            if fill:
-                sink.write(silent_frame() * slot.frames)
-                frames += slot.frames
-            continue
-        sink.write(work.read(slot))
-        frames += work.stored[slot].frames
-    return frames
-
-
-async def write_output(
-    slots: Sequence[Slot], work: WorkDir, fill: bool, fmt: str, dst: Path
-) -> int:
-    """The joined audio at `dst`, as raw ADTS or remuxed to m4a; returns frames written."""
-    return await asyncio.to_thread(_write_output, slots, work, fill, fmt, dst)
-
-
-def _write_output(slots: Sequence[Slot], work: WorkDir, fill: bool, fmt: str, dst: Path) -> int:
-    if fmt == "aac":
-        with dst.open("wb") as sink:
-            return write_stream(slots, work, fill, sink)
-    # The stream goes to ffmpeg through a pipe: written once, never assembled on disk.
-    with subprocess.Popen(
-        remux_command(dst), stdin=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as proc:
-        assert proc.stdin is not None and proc.stderr is not None
-        try:
-            frames = write_stream(slots, work, fill, proc.stdin)
-        except BrokenPipeError:
-            frames = -1
-        finally:
-            proc.stdin.close()
-        stderr = proc.stderr.read().decode(errors="replace").strip()
-    if proc.returncode != 0 or frames < 0:
-        raise RemuxFailed(stderr)
-    return frames
-
-
-class RemuxFailed(RuntimeError):
-    def __init__(self, stderr: str) -> None:
-        super().__init__(f"ffmpeg could not remux the joined audio: {stderr[-500:]}")

@@ -48,6 +48,8 @@ class LiveRecorder:
         self.disconnects = 0
 
     async def run(self) -> dict[int, float]:
+        """Record until the Space ends; returns every chunk X listed (seq -> EXTINF), all of
+        them submitted to the pool."""
         self.progress.status("live")
         await self._follow()
         timeout = self.settings.final_list_timeout_s
@@ -60,8 +62,6 @@ class LiveRecorder:
             log.warning("no final chunk list; keeping what was recorded live", space=self.meta.id)
         else:
             self._add(listing.chunks)
-        self.progress.status("download")
-        await self.pool.drain()
         return self.listed
 
     def _add(self, refs: Iterable[ChunkRef]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from types import TracebackType
 
 from spacecast.download.fetch import Fetcher
@@ -19,9 +20,15 @@ from spacecast.x.playlists import ChunkRef
 
 class ChunkPool:
     def __init__(
-        self, fetcher: Fetcher, work: WorkDir, concurrency: int, progress: Progress
+        self,
+        fetcher: Fetcher,
+        work: WorkDir,
+        concurrency: int,
+        progress: Progress,
+        on_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self.fetcher, self.work, self.progress = fetcher, work, progress
+        self.on_stored = on_stored
         self.concurrency = concurrency
         self.queue: asyncio.Queue[ChunkRef] = asyncio.Queue()
         self.scheduled: set[int] = set()
@@ -88,5 +95,6 @@ class ChunkPool:
             return
         stored = StoredChunk(ref.seq, cleaned.frames, cleaned.pts, ref.duration, len(cleaned.audio))
         self.work.put(stored, cleaned.audio)
+        self.on_stored()
         self.fetched += 1
         self.progress.advance(len(cleaned.audio))

@@ -67,14 +67,12 @@ async def final_list(
 async def collect(
     fetcher: Fetcher, pool: ChunkPool, location: str, timeout_s: float, progress: Progress
 ) -> dict[int, float]:
-    """Fetch an ended Space's chunks; returns what X listed (seq -> EXTINF)."""
+    """Submit an ended Space's chunks to the pool; returns what X listed (seq -> EXTINF)."""
     listing = await final_list(fetcher, location, timeout_s, progress)
     if listing is None:
         raise MediaUnavailable(
             "final chunk list", f"still unavailable after {timeout_s:.0f} s; try again later"
         )
-    progress.status("download")
     for ref in listing.chunks:
         pool.submit(ref)
-    await pool.drain()
     return {c.seq: c.duration for c in listing.chunks}

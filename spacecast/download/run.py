@@ -15,8 +15,9 @@ import httpx
 from spacecast.download import join, tags, verify
 from spacecast.download.fetch import Fetcher, RetryPolicy
 from spacecast.download.live import LiveRecorder
+from spacecast.download.output import Joiner
 from spacecast.download.pool import ChunkPool
-from spacecast.download.progress import NoProgress, make_progress
+from spacecast.download.progress import make_progress
 from spacecast.download.replay import collect
 from spacecast.download.resolve import Plan, resolve
 from spacecast.download.settings import DownloadSettings
@@ -98,7 +99,7 @@ async def _download(space: str, settings: DownloadSettings, x: XSettings) -> Sum
     started = time.monotonic()
     space_id = connect.space_id(space, x)
     cookies = load_cookies(_path(settings.cookies)) if settings.cookies else None
-    pool = settings.concurrency + 8  # chunk workers plus playlist and API calls
+    pool = settings.concurrency + 2  # chunk workers, plus a playlist and an API call
     async with connect.http_client(x, connections=pool, timeout_s=settings.timeout_s) as http:
         client = connect.api_client(
             http, x, cookies, rate_limit_budget_s=settings.rate_limit_budget_s
@@ -127,13 +128,34 @@ async def _record_and_write(
     target: Path,
     settings: DownloadSettings,
 ) -> Summary:
+    """Record into a temporary file beside the target, renamed onto it once verified."""
+    with atomic_target(target) as part:
+        joiner = Joiner(work, settings.format, part)
+        try:
+            summary = await _record(client, http, plan, work, joiner, settings)
+        except BaseException:
+            await joiner.abort()
+            raise
+    summary.output = str(target)
+    return summary
+
+
+async def _record(
+    client: XClient,
+    http: httpx.AsyncClient,
+    plan: Plan,
+    work: WorkDir,
+    joiner: Joiner,
+    settings: DownloadSettings,
+) -> Summary:
     progress = make_progress(settings.progress)
     fetcher = Fetcher(
         http, RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s)
     )
     disconnects = 0
+    concurrency = settings.concurrency
     try:
-        async with ChunkPool(fetcher, work, settings.concurrency, progress) as pool:
+        async with ChunkPool(fetcher, work, concurrency, progress, joiner.stored) as pool:
             if plan.live:
                 recorder = LiveRecorder(
                     client, fetcher, pool, plan.meta, plan.location, settings, progress
@@ -144,9 +166,13 @@ async def _record_and_write(
                 listed = await collect(
                     fetcher, pool, plan.location, settings.final_list_timeout_s, progress
                 )
+            # The start is known now: the output is written while the rest arrives.
+            await joiner.begin(min([*listed, *work.stored], default=0))
+            progress.status("download")
+            await pool.drain()
     finally:
         progress.close()
-    summary = await write(plan, work, listed, target, settings, progress)
+    summary = await write(plan, work, listed, joiner, settings)
     summary.chunks_fetched, summary.bytes = pool.fetched, fetcher.stats.bytes
     summary.host_disconnects = disconnects
     return summary
@@ -156,11 +182,10 @@ async def write(
     plan: Plan,
     work: WorkDir,
     listed: dict[int, float],
-    target: Path,
+    joiner: Joiner,
     settings: DownloadSettings,
-    progress: NoProgress,
 ) -> Summary:
-    """Apply the gap policy, join, tag and verify into a temporary file, then rename it."""
+    """Apply the gap policy, finish the joined file, tag and verify it."""
     slots = join.plan(listed, work.stored)
     gaps = [s for s in slots if isinstance(s, join.Gap)]
     if gaps:
@@ -179,19 +204,18 @@ async def write(
     fill = settings.gaps == "silence"
     stored = [work.stored[s] for s in slots if isinstance(s, int)]
     expected = sum(c.duration for c in stored) + (sum(g.seconds for g in gaps) if fill else 0)
-    with atomic_target(target) as part:
-        await join.write_output(slots, work, fill, settings.format, part)
-        if settings.format == "m4a":
-            tags.write_tags(part, plan.meta)
-        actual = await verify.probe_duration(part, raw_adts=settings.format == "aac")
-        verify.check_duration(actual, expected)
+    await joiner.finish(slots, fill)
+    if settings.format == "m4a":
+        tags.write_tags(joiner.dst, plan.meta)
+    actual = await verify.probe_duration(joiner.dst, raw_adts=settings.format == "aac")
+    verify.check_duration(actual, expected)
     meta = plan.meta
     return Summary(
         space_id=meta.id,
         title=meta.display_title,
         host=meta.host.screen_name,
         live=plan.live,
-        output=str(target),
+        output="",
         format=settings.format,
         duration_s=round(actual, 3),
         expected_s=round(expected, 3),

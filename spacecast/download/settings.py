@@ -35,7 +35,7 @@ class DownloadSettings(SpacecastSettings):
     )
     # 12, not more: over HTTP/1.1 every pooled connection costs CPU on every request (httpcore
     # checks each one), and past about 12 at once the client, not the network, is the limit.
-    concurrency: int = Field(12, ge=1, le=256, description="Chunks fetched at once.")
+    concurrency: int = Field(20, ge=1, le=256, description="Chunks fetched at once.")
     retries: int = Field(8, ge=1, le=100, description="Attempts per chunk or playlist request.")
     backoff_s: float = Field(0.25, gt=0, description="First retry delay; doubles, with jitter.")
     backoff_max_s: float = Field(10.0, gt=0, description="Longest retry delay.")

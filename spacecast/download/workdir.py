@@ -13,11 +13,12 @@ than fetching them on a busy disk. Nothing of the Space is held in memory beyond
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -65,8 +66,8 @@ class WorkDir:
         offset = self._data.seek(0, os.SEEK_END)
         self._data.write(audio)
         self._data.flush()
-        chunk = StoredChunk(**(asdict(chunk) | {"offset": offset, "bytes": len(audio)}))
-        self._manifest.write(json.dumps(asdict(chunk), separators=(",", ":")) + "\n")
+        chunk = replace(chunk, offset=offset, bytes=len(audio))
+        self._manifest.write(json.dumps(vars(chunk), separators=(",", ":")) + "\n")
         self._manifest.flush()
         self.stored[chunk.seq] = chunk
 
@@ -87,10 +88,30 @@ class WorkDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_stale_parts(target: Path) -> None:
+    """Temporary files a killed download left beside `target` (their process is gone)."""
+    for part in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        pid = part.name[len(target.name) + 2 : -len(".part")]
+        if pid.isdigit() and not _alive(int(pid)):
+            part.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_target(target: Path) -> Iterator[Path]:
-    """A temporary path beside `target`, renamed onto it only if the block succeeds."""
+    """A temporary path beside `target` (the file is written there while the chunks arrive),
+    renamed onto it only if the block succeeds."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(target)
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         yield part

@@ -14,6 +14,7 @@ from spacecast.settings import XSettings
 from spacecast.x.api import XClient
 from spacecast.x.auth import Auth, Cookies
 from spacecast.x.ids import parse_space_id
+from spacecast.x.transport import AsyncioTransport
 
 GUEST_ACTIVATE_PATH = "/1.1/guest/activate.json"
 
@@ -24,11 +25,10 @@ def http_client(
     verify = ssl.create_default_context()
     if x.x_ca_file:
         verify.load_verify_locations(cafile=x.x_ca_file)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
-        http2=True,
-        verify=verify,
+        transport=AsyncioTransport(verify, limits, http2=True),
         timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         follow_redirects=True,
     )
 

@@ -24,7 +24,7 @@ def test_synchsafe_sizes() -> None:
 
 
 def test_hydra_full_tag_parses_with_mutagen() -> None:
-    tag = id3.hydra_full_tag(3910968081.567, [{"UserName": "a"}], [12, 0])
+    tag = id3.hydra_full_tag(3910968081.567, id3.participants_frame([{"UserName": "a"}]), [12, 0])
     frames = ID3(io.BytesIO(tag))
     assert frames["TIT3"].text == ["3910968081.567"]
     assert frames["TXXX:JSONMetadata"].text == ['{"HydraVersion":4,"ntp":3910968081.567}']
