@@ -150,6 +150,10 @@ class Joiner:
         return self.frames
 
     async def abort(self) -> None:
-        await self._stop()
+        """Stop writing, on the way out of a failure that is already being raised."""
+        # A Ctrl-C reaches ffmpeg too (same process group), so the writer may have failed
+        # with it; the interrupt is what the user must see, not the remux error.
+        with contextlib.suppress(Exception):
+            await self._stop()
         if self.output is not None:
             await self.output.abort()

@@ -65,3 +65,36 @@ def test_resume_after_kill(
     assert adts_of(Path(summary["output"])) == truth(sim, "1EndedReplay1", 0, count)
     assert not (work / "1EndedReplay1").exists()  # cleaned up after success
     assert [p.name for p in out.iterdir()] == ["1EndedReplay1.m4a"]  # the killed run's part too
+
+
+def test_ctrl_c_exits_130_and_keeps_the_chunks(make_sim: MakeSim, tmp_path: Path) -> None:
+    """SIGINT to the whole process group, as a terminal sends it: ffmpeg gets it too."""
+    sim = make_sim(space=[SPACE], final_list_404_s=0, throttle_kbps=150)
+    work, out = tmp_path / "work", tmp_path / "out"
+    env = os.environ | {
+        "SPACECAST_X_BASE_URL": sim.https_url,
+        "SPACECAST_X_API_BASE_URL": sim.https_url,
+        "SPACECAST_X_CA_FILE": sim.ca_file,
+        "SPACECAST_DOWNLOAD_WORK_DIR": str(work),
+        "SPACECAST_DOWNLOAD_OUTPUT": str(out / "{id}.{ext}"),
+        "SPACECAST_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spacecast.cli", "download", "1EndedReplay1", "--concurrency", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    manifest = work / "1EndedReplay1" / "manifest.jsonl"
+    try:
+        wait_for(lambda: manifest.exists() and len(manifest.read_text().splitlines()) >= 10)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and b"remux" not in err
+    assert not out.exists() or not list(out.iterdir())  # the part file went with the interrupt
+    assert len(manifest.read_text().splitlines()) >= 10  # kept for the next run
