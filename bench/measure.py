@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.procfs import all_stat_fields
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -22,23 +24,9 @@ class Usage:
     returncode: int
 
 
-def _stats() -> dict[int, list[str]]:
-    """Every process's /proc/<pid>/stat fields after the command name."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        out[int(entry)] = stat[stat.rindex(")") + 2 :].split()
-    return out
-
-
 def tree_pids(root: int, stats: dict[int, list[str]] | None = None) -> list[int]:
     """`root` and all its descendants, from /proc."""
-    stats = _stats() if stats is None else stats
+    stats = all_stat_fields() if stats is None else stats
     found, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -49,7 +37,7 @@ def tree_pids(root: int, stats: dict[int, list[str]] | None = None) -> list[int]
 
 def _tree_rss(root: int) -> int:
     """Bytes of RSS of `root` and its descendants."""
-    stats = _stats()
+    stats = all_stat_fields()
     return sum(int(stats[pid][21]) * PAGE for pid in tree_pids(root, stats) if pid in stats)
 
 

@@ -29,6 +29,7 @@ from simulator.server import Simulator, ThreadedSimulator
 from simulator.settings import SimulatorSettings
 from spacecast.session import commands
 from spacecast.session.local import LocalCast, free_display
+from tests.procfs import stat_fields
 
 TICK = os.sysconf("SC_CLK_TCK")
 KEY = "bench_key"
@@ -39,11 +40,11 @@ def usage(root: int) -> tuple[float, float]:
     cpu = pss = 0.0
     for pid in tree_pids(root):
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
+            continue  # gone
+        if (fields := stat_fields(pid)) is None:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
         cpu += (int(fields[11]) + int(fields[12])) / TICK
         match = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
         pss += int(match[1]) * 1024 if match else 0

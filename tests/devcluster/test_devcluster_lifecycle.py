@@ -16,26 +16,16 @@ import pytest
 from devcluster import binaries
 from devcluster.cluster import ControlPlane
 from devcluster.processes import StartupError, wait_until
+from tests.procfs import all_stat_fields, stat_fields
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] != "Z"  # a zombie only awaits its parent's wait
 
 
 def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    return [child for child, fields in all_stat_fields().items() if int(fields[1]) == pid]
 
 
 def test_a_child_dies_when_its_parent_is_killed(tmp_path: Path) -> None:

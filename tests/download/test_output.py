@@ -15,7 +15,7 @@ from simulator.chunks import ChunkMaker
 from spacecast.download import join, verify
 from spacecast.download.output import Joiner, RemuxFailed
 from spacecast.download.workdir import StoredChunk, WorkDir, atomic_target, remove_stale_parts
-from tests.aio import until
+from tests.wait import until
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from simulator.server import Simulator
 from tests.simulator.conftest import MakeSim
+from tests.wait import wait_for
 
 from .conftest import Download, adts_of, final_list, truth
 
@@ -19,11 +21,25 @@ pytestmark = pytest.mark.slow
 SPACE = "id=1EndedReplay1,start=-900,duration=300"
 
 
-def wait_for(condition: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+def stored(tmp_path: Path) -> int:
+    """Chunks the work directory has stored so far."""
+    manifest = tmp_path / "work" / "1EndedReplay1" / "manifest.jsonl"
+    return len(manifest.read_text().splitlines()) if manifest.exists() else 0
+
+
+def start_download(sim: Simulator, tmp_path: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """`spacecast download` of the Space in a process of its own, two chunks at a time, into
+    tmp_path/work and tmp_path/out."""
+    env = os.environ | {
+        "SPACECAST_X_BASE_URL": sim.https_url,
+        "SPACECAST_X_API_BASE_URL": sim.https_url,
+        "SPACECAST_X_CA_FILE": sim.ca_file,
+        "SPACECAST_DOWNLOAD_WORK_DIR": str(tmp_path / "work"),
+        "SPACECAST_DOWNLOAD_OUTPUT": str(tmp_path / "out" / "{id}.{ext}"),
+        "SPACECAST_LOG_LEVEL": "warning",
+    }
+    cmd = [sys.executable, "-m", "spacecast.cli", "download", "1EndedReplay1", "--concurrency", "2"]
+    return subprocess.Popen(cmd, env=env, **popen)
 
 
 def test_resume_after_kill(
@@ -31,29 +47,16 @@ def test_resume_after_kill(
 ) -> None:
     sim = make_sim(space=[SPACE], final_list_404_s=0, throttle_kbps=150)
     work, out = tmp_path / "work", tmp_path / "out"
-    env = os.environ | {
-        "SPACECAST_X_BASE_URL": sim.https_url,
-        "SPACECAST_X_API_BASE_URL": sim.https_url,
-        "SPACECAST_X_CA_FILE": sim.ca_file,
-        "SPACECAST_DOWNLOAD_WORK_DIR": str(work),
-        "SPACECAST_DOWNLOAD_OUTPUT": str(out / "{id}.{ext}"),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "spacecast.cli", "download", "1EndedReplay1", "--concurrency", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    manifest = work / "1EndedReplay1" / "manifest.jsonl"
+    proc = start_download(sim, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: manifest.exists() and len(manifest.read_text().splitlines()) >= 20)
+        wait_for("20 chunks stored", lambda: stored(tmp_path) >= 20, every=0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     # Nothing at the target: at most the hidden file the output was being written to.
     left = [p.name for p in out.iterdir()] if out.exists() else []
     assert all(name.startswith(".1EndedReplay1.m4a.") and name.endswith(".part") for name in left)
-    done = len(manifest.read_text().splitlines())
+    done = stored(tmp_path)
 
     sim.sim.settings.throttle_kbps = 0
     result = download(sim, "1EndedReplay1")
@@ -70,25 +73,12 @@ def test_resume_after_kill(
 def test_ctrl_c_exits_130_and_keeps_the_chunks(make_sim: MakeSim, tmp_path: Path) -> None:
     """SIGINT to the whole process group, as a terminal sends it: ffmpeg gets it too."""
     sim = make_sim(space=[SPACE], final_list_404_s=0, throttle_kbps=150)
-    work, out = tmp_path / "work", tmp_path / "out"
-    env = os.environ | {
-        "SPACECAST_X_BASE_URL": sim.https_url,
-        "SPACECAST_X_API_BASE_URL": sim.https_url,
-        "SPACECAST_X_CA_FILE": sim.ca_file,
-        "SPACECAST_DOWNLOAD_WORK_DIR": str(work),
-        "SPACECAST_DOWNLOAD_OUTPUT": str(out / "{id}.{ext}"),
-        "SPACECAST_LOG_LEVEL": "warning",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "spacecast.cli", "download", "1EndedReplay1", "--concurrency", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    out = tmp_path / "out"
+    proc = start_download(
+        sim, tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
-    manifest = work / "1EndedReplay1" / "manifest.jsonl"
     try:
-        wait_for(lambda: manifest.exists() and len(manifest.read_text().splitlines()) >= 10)
+        wait_for("10 chunks stored", lambda: stored(tmp_path) >= 10, every=0.05)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -97,4 +87,4 @@ def test_ctrl_c_exits_130_and_keeps_the_chunks(make_sim: MakeSim, tmp_path: Path
     assert proc.returncode == 130, err
     assert b"Traceback" not in err and b"remux" not in err
     assert not out.exists() or not list(out.iterdir())  # the part file went with the interrupt
-    assert len(manifest.read_text().splitlines()) >= 10  # kept for the next run
+    assert stored(tmp_path) >= 10  # kept for the next run

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,24 +14,13 @@ import pytest
 from simulator.server import Simulator
 from spacecast.session.local import LocalCast
 from tests.simulator.conftest import MakeSim, make_sim, sim
+from tests.wait import wait_for
 
-__all__ = ["MakeSim", "make_sim", "sim"]
+__all__ = ["MakeSim", "make_sim", "sim", "wait_for"]
 
 STREAM_KEY = "live_7f3a9c2e51SECRETKEY"
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 CT0 = "fedcba98" * 20
-
-
-def wait_for(what: str, check: Callable[[], Any], seconds: float = 60, every: float = 0.25) -> Any:
-    """Poll a condition until it holds (returning its value) or the time is up."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 CastRun = LocalCast

@@ -4,11 +4,10 @@ teardown that reaches the whole process group."""
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 
 from spacecast.session.commands import Command
 from spacecast.session.process import ManagedProcess, ProcState
+from tests.procfs import all_stat_fields
 
 
 class Quick(ManagedProcess):
@@ -43,15 +42,8 @@ async def test_stop_reaches_the_whole_group() -> None:
 
 
 def _living_in(group: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == group and fields[0] != "Z":  # pgrp, state
-            found.append(int(entry))
-    return found
+    return [
+        pid
+        for pid, fields in all_stat_fields().items()
+        if int(fields[2]) == group and fields[0] != "Z"  # pgrp, state
+    ]

@@ -112,12 +112,7 @@ def test_audio_space_cast(make_sim: MakeSim, cast: StartCast) -> None:
         ),
         60,
     )
-    sent = run.metric("spacecast_rtmp_sent_bytes_total{destination=0}")
-    wait_for(
-        "bytes after the reconnect",
-        lambda: run.metric("spacecast_rtmp_sent_bytes_total{destination=0}") > sent + 200_000,
-        30,
-    )
+    _more_bytes_on_air(run, "bytes after the reconnect", 200_000, 30)
 
     # The Space ends: exit 0 with the summary.
     end_space(sim, "1AudioSpace01")
@@ -134,6 +129,13 @@ def test_audio_space_cast(make_sim: MakeSim, cast: StartCast) -> None:
     assert (streams["video"]["width"], streams["video"]["height"]) == (1280, 720)
     assert streams["audio"]["codec_name"] == "aac"
     assert mean_volume(recording) > -30
+
+
+def _more_bytes_on_air(run: CastRun, what: str, more: int, within_s: float) -> None:
+    """Wait until destination 0 has sent `more` bytes beyond what it has sent so far."""
+    sent_bytes = "spacecast_rtmp_sent_bytes_total{destination=0}"
+    sent = run.metric(sent_bytes)
+    wait_for(what, lambda: run.metric(sent_bytes) > sent + more, within_s)
 
 
 def _log_time(run: CastRun, event: str, **fields: str) -> datetime:
@@ -158,12 +160,7 @@ def test_camera_space_is_rescued_with_rendition_0_only(make_sim: MakeSim, cast: 
     wait_for(
         "rescued audio in the sink", lambda: run.metric("spacecast_audio_level_dbfs") > -30, 30
     )
-    sent = run.metric("spacecast_rtmp_sent_bytes_total{destination=0}")
-    wait_for(
-        "10 s more on air",
-        lambda: run.metric("spacecast_rtmp_sent_bytes_total{destination=0}") > sent + 250_000,
-        40,
-    )
+    _more_bytes_on_air(run, "10 s more on air", 250_000, 40)
 
     end_space(sim, "1CameraSpace1")
     assert run.wait_exit(60) == 0

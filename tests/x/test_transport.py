@@ -12,7 +12,7 @@ from simulator.server import Simulator
 from spacecast.settings import XSettings
 from spacecast.x import connect
 from spacecast.x.transport import AsyncioStream
-from tests.aio import until
+from tests.wait import until
 
 
 def settings(sim: Simulator | None = None) -> XSettings:
