@@ -18,7 +18,8 @@ ID3_HEADER = 10
 PRIV_OWNER = b"com.apple.streaming.transportStreamTimestamp\x00"
 PTS_WRAP = 2**33
 PTS_PER_FRAME = 90_000 * 1024 // 48_000  # 1920 ticks per AAC frame at 48 kHz
-# An ID3v2.2-2.4 header, or an ADTS sync word (MPEG-4 or -2, layer 0, with or without CRC).
+# An ID3v2.2-2.4 header, or an ADTS sync word (MPEG-4 or -2, layer 0, with or without CRC):
+# the words _is_tag_at and _is_frame_at test byte by byte on the hot path, sought after stray bytes.
 SYNC_RE = re.compile(rb"ID3[\x02-\x04]|\xff[\xf0\xf1\xf8\xf9]")
 
 
@@ -56,7 +57,8 @@ def _tag_end(data: bytes, pos: int) -> int | None:
     return pos + ID3_HEADER + _synchsafe(size_bytes) + footer
 
 
-def _frame_end(data: bytes, pos: int) -> int | None:
+def frame_end(data: bytes, pos: int) -> int | None:
+    """Where the ADTS frame at `pos` ends, by its 13-bit length (not checked past the end)."""
     if len(data) - pos < ADTS_HEADER:
         return None
     length = ((data[pos + 3] & 0x03) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
@@ -78,7 +80,7 @@ def clean(data: bytes) -> CleanChunk:
     while pos < n:
         is_tag = _is_tag_at(data, pos)
         end = (
-            _tag_end(data, pos) if is_tag else _frame_end(data, pos)
+            _tag_end(data, pos) if is_tag else frame_end(data, pos)
             if _is_frame_at(data, pos) else None
         )  # fmt: skip
         if end is not None and end > n:

@@ -95,10 +95,9 @@ def silent_frame() -> bytes:
     """A frame from the middle of encoded silence (past the encoder's start-up frames)."""
     data = subprocess.run(silence_command(), check=True, capture_output=True).stdout
     frames, pos = [], 0
-    while pos + 7 <= len(data):
-        length = ((data[pos + 3] & 0x03) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
-        frames.append(data[pos : pos + length])
-        pos += length
+    while (end := chunks.frame_end(data, pos)) is not None and end <= len(data):
+        frames.append(data[pos:end])
+        pos = end
     return frames[len(frames) // 2]
 
 

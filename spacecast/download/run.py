@@ -153,9 +153,9 @@ async def _record(
         http, RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s)
     )
     disconnects = 0
-    concurrency = settings.concurrency
     try:
-        async with ChunkPool(fetcher, work, concurrency, progress, joiner.stored) as pool:
+        pool = ChunkPool(fetcher, work, settings.concurrency, progress, joiner.stored)
+        async with pool:
             if plan.live:
                 recorder = LiveRecorder(
                     client, fetcher, pool, plan.meta, plan.location, settings, progress
