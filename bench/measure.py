@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.procfs import all_stat_fields
+from tests.procfs import all_stat_fields, tree_pids
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -22,17 +22,6 @@ class Usage:
     cpu_s: float  # user + system of the command and all its descendants
     peak_rss_mb: float  # the largest sum of RSS over the process tree, sampled at 20 Hz
     returncode: int
-
-
-def tree_pids(root: int, stats: dict[int, list[str]] | None = None) -> list[int]:
-    """`root` and all its descendants, from /proc."""
-    stats = all_stat_fields() if stats is None else stats
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo += [child for child, fields in stats.items() if int(fields[1]) == pid]
-    return found
 
 
 def _tree_rss(root: int) -> int:

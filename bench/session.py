@@ -24,12 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.measure import tree_pids
 from simulator.server import Simulator, ThreadedSimulator
 from simulator.settings import SimulatorSettings
 from spacecast.session import commands
 from spacecast.session.local import LocalCast, free_display
-from tests.procfs import stat_fields
+from tests.procfs import stat_fields, tree_pids
 
 TICK = os.sysconf("SC_CLK_TCK")
 KEY = "bench_key"

@@ -17,7 +17,11 @@ if [[ "${1:-}" == "--print-bindir" ]]; then
   exit 0
 fi
 
-export PATH="$PATH:/usr/local/go/bin"
+go_bin="$("$here/go-toolchain.sh" find)" || {
+  echo "[k8s-binaries] no Go $GO_VERSION toolchain: run scripts/install-deps.sh (or make setup)" >&2
+  exit 1
+}
+export PATH="$(dirname "$go_bin"):$PATH"
 # Never switch toolchains behind our back; static binaries like upstream's.
 export GOTOOLCHAIN=local CGO_ENABLED=0
 mkdir -p "$bindir"

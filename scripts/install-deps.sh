@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what spacecast needs on a Debian machine: system packages (media stack, browser,
-# RTMP ingest), uv, and the locked Python environment in .venv. Idempotent and quick when
-# everything is already there.
+# RTMP ingest), the Go toolchain that builds the test control plane, uv, and the locked Python
+# environment in .venv. Idempotent and quick when everything is already there.
+#
+# Nothing it installs needs a PATH folder that a fresh root shell lacks: uv is reached as the
+# Makefile reaches it (`uv`, else `python3 -m uv`), and inside the environment as .venv/bin/uv
+# (a dev dependency); Go through devcluster/go-toolchain.sh. scripts/fresh-machine-check.sh
+# proves it on a fresh Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +21,11 @@ APT_PACKAGES=(
   python3 python3-pip python3-venv  # the interpreter uv builds .venv from, and pip to get uv
 )
 
+# A Go that fits devcluster/versions.env, or Debian's (1.19) to fetch the pinned one with.
+if ! devcluster/go-toolchain.sh find >/dev/null && ! command -v go >/dev/null; then
+  APT_PACKAGES+=(golang-go)
+fi
+
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
@@ -28,6 +38,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+devcluster/go-toolchain.sh install
 
 export UV_PYTHON_DOWNLOADS=never
 if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then

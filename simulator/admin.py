@@ -1,5 +1,6 @@
-"""Routes for people and tests, under /_sim/: what is served, the CA, ground truth, and
-levers on the state machine (start, end, host drop, clock, guest-token expiry)."""
+"""Routes for people and tests, under /_sim/: what is served, the CA, ground truth, what was
+asked (`/_sim/requests`), and levers on the state machine (start, end, host drop, clock,
+guest-token expiry)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,10 @@ async def ingest_publish(request: web.Request) -> web.Response:
     return web.Response(status=200 if not keys or name in keys else 403)
 
 
+async def requests(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SIM].requests.as_json())
+
+
 async def expire_guest_tokens(request: web.Request) -> web.Response:
     request.app[SIM].guests.expire_all()
     return web.json_response({"expired": True})
@@ -96,6 +101,7 @@ def routes() -> list[web.RouteDef]:
     return [
         web.get("/_sim/", index),
         web.get("/_sim/ca.pem", ca),
+        web.get("/_sim/requests", requests),
         web.get("/_sim/spaces/{space_id}/truth.aac", truth),
         web.post("/_sim/spaces/{space_id}/{action}", act),
         web.post("/_sim/clock/advance", advance),

@@ -20,6 +20,7 @@ from aiohttp import web
 from simulator import admin, api, media, page
 from simulator.clock import SimClock
 from simulator.ingest import Ingest
+from simulator.requests import Served
 from simulator.settings import SimulatorSettings
 from simulator.state import SIM, Sim
 from simulator.tls import make_server_context
@@ -38,8 +39,34 @@ async def latency(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
+@web.middleware
+async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sim, arrived = request.app[SIM], request.app[SIM].world.now()
+    status, reset = 500, None
+    try:
+        response = await handler(request)
+        status, reset = response.status, response.headers.get("x-rate-limit-reset")
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        if not request.path.startswith("/_sim/"):
+            resource = request.match_info.route.resource
+            sim.requests.add(
+                Served(
+                    at=arrived,
+                    method=request.method,
+                    path=request.path,
+                    route=resource.canonical if resource else request.path,
+                    status=status,
+                    reset=float(reset) if reset else None,
+                )
+            )
+
+
 def build_app(sim: Sim) -> web.Application:
-    app = web.Application(middlewares=[latency])
+    app = web.Application(middlewares=[count, latency])
     app[SIM] = sim
     app.add_routes(api.routes() + media.routes() + page.routes() + admin.routes())
     return app

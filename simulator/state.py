@@ -12,6 +12,7 @@ from simulator.auth import GuestTokens
 from simulator.camera import SegmentCache
 from simulator.faults import Faults
 from simulator.ratelimit import RateLimiter
+from simulator.requests import RequestLog
 from simulator.settings import SimulatorSettings
 from simulator.world import SpaceEntry, World
 
@@ -45,6 +46,7 @@ class Sim:
         self.listeners = Listeners()
         self.faults = Faults(settings)
         self.segments = SegmentCache()
+        self.requests = RequestLog()
         self.ca_file: str = ""  # set once the server has made its certificate
 
     @staticmethod

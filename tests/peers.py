@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 PEERS = {"twspace-dl": "twspace-dl==2024.7.2.1", "yt-dlp": "yt-dlp"}
+# uv is a dev dependency, so it sits beside the interpreter that `uv run` started: found on a
+# fresh machine, whatever the PATH (scripts/install-deps.sh puts uv itself in no PATH folder).
+UV = str(Path(sys.executable).parent / "uv")
 
 
 def peer_env(name: str, root: Path) -> Path:
@@ -14,9 +18,9 @@ def peer_env(name: str, root: Path) -> Path:
     venv = root / name
     if not (venv / "bin" / "python").exists():
         env = os.environ | {"UV_PYTHON_DOWNLOADS": "never"}
-        subprocess.run(["uv", "venv", "-q", "--python", "python3", str(venv)], check=True, env=env)
+        subprocess.run([UV, "venv", "-q", "--python", "python3", str(venv)], check=True, env=env)
         subprocess.run(
-            ["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"), PEERS[name]],
+            [UV, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), PEERS[name]],
             check=True,
             env=env,
         )

@@ -24,3 +24,14 @@ def all_stat_fields() -> dict[int, list[str]]:
         if entry.isdigit() and (fields := stat_fields(int(entry))) is not None:
             found[int(entry)] = fields
     return found
+
+
+def tree_pids(root: int, stats: dict[int, list[str]] | None = None) -> list[int]:
+    """`root` and all its descendants, from /proc."""
+    stats = all_stat_fields() if stats is None else stats
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += [child for child, fields in stats.items() if int(fields[1]) == pid]
+    return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import array
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -66,5 +68,13 @@ def test_commands_are_data() -> None:
 
 
 def test_silent_frame_decodes_to_silence() -> None:
+    """Ten of the frames that fill gaps, decoded: 48 kHz stereo, 1024 samples each, all zero."""
     frame = join.silent_frame()
-    assert frame[:2] == b"\xff\xf1" and len(frame) < 64
+    pcm = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "aac", "-i", "pipe:0",
+         "-f", "s16le", "-acodec", "pcm_s16le", "-ar", "48000", "-ac", "2", "pipe:1"],
+        input=frame * 10, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    samples = array.array("h", pcm)
+    assert len(samples) == 10 * 1024 * 2
+    assert max(map(abs, samples)) == 0

@@ -44,15 +44,6 @@ def test_crop_grabs_a_region_and_scales_it_back() -> None:
     assert argv_value(argv, "-g") == "100"
 
 
-def test_no_destination_appears_on_any_command_line() -> None:
-    enc = commands.EncoderSettings()
-    for cmd in (
-        commands.pusher(enc, ":99", "s", "/sock", 3, 0.0),
-        commands.rescue("https://h/p.m3u8", "s", "/sock"),
-    ):
-        assert not any("rtmp" in arg for arg in cmd.argv)
-
-
 def test_rescue_pins_one_rendition_into_the_sink() -> None:
     argv = commands.rescue("https://cdn/master.m3u8", "spacecast99", "/sock").argv
     assert argv_value(argv, "-map") == "0:a:0"

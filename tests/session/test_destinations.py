@@ -27,25 +27,28 @@ class Recorder:
         self.bytes_written += len(data)
 
 
-def stream(fanout: FanOut, start_ms: int, frames: int) -> None:
+def stream(fanout: FanOut, start_ms: int, frames: int, first_key: int = 0) -> None:
+    """An encoder run: headers, then `frames` video frames (a keyframe every 10th from
+    `first_key` on, inter frames before it), each followed by an audio frame 1 ms later."""
     fanout.new_stream()
     fanout.feed(Tag(SCRIPT, 0, b"meta"))
     fanout.feed(Tag(VIDEO, 0, VIDEO_HEADER))
     fanout.feed(Tag(AUDIO, 0, AUDIO_HEADER))
     for i in range(frames):
         ts = start_ms + 33 * i
-        fanout.feed(Tag(VIDEO, ts, KEY_FRAME if i % 10 == 0 else INTER_FRAME))
+        key = i >= first_key and (i - first_key) % 10 == 0
+        fanout.feed(Tag(VIDEO, ts, KEY_FRAME if key else INTER_FRAME))
         fanout.feed(Tag(AUDIO, ts + 1, AUDIO_FRAME))
 
 
-async def published(fanout: FanOut, recorder: Recorder, *streams: tuple[int, int]) -> None:
-    """Run the destination's publishing loop, feed it `streams` (start ms, frames), and return
-    once it has taken everything (or stopped by itself)."""
+async def published(fanout: FanOut, recorder: Recorder, *streams: tuple[int, ...]) -> None:
+    """Run the destination's publishing loop, feed it `streams` (stream()'s arguments), and
+    return once it has taken everything (or stopped by itself)."""
     destination = fanout.destinations[0]
     task = asyncio.create_task(destination._publish(recorder))  # type: ignore[arg-type]
     await asyncio.sleep(0)  # it clears its queue and starts publishing
-    for start_ms, frames in streams:
-        stream(fanout, start_ms, frames)
+    for args in streams:
+        stream(fanout, *args)
     taken = asyncio.create_task(destination.queue.join())
     await asyncio.wait([taken, task], timeout=10, return_when=asyncio.FIRST_COMPLETED)
     taken.cancel()
@@ -66,12 +69,24 @@ async def test_a_connection_starts_with_headers_then_a_keyframe_at_time_zero() -
 
 
 async def test_an_encoder_restart_continues_the_timeline_from_the_next_keyframe() -> None:
+    """The new encoder counts from zero and opens on 3 inter frames: those are dropped, and its
+    first keyframe goes out 1 ms after the last tag of the run before."""
     recorder = Recorder()
-    await published(fanout(), recorder, (0, 12), (0, 12))  # the new encoder counts from zero
+    await published(fanout(), recorder, (0, 12), (0, 12, 3))
     headers = (b"meta", VIDEO_HEADER, AUDIO_HEADER)
-    stamps = [ts for _, ts, data in recorder.sent if data not in headers]
-    assert stamps == sorted(stamps)  # never backwards, across the restart
-    assert sum(data == VIDEO_HEADER for _, _, data in recorder.sent) == 2
+    media = [(kind, ts) for kind, ts, data in recorder.sent if data not in headers]
+    first = [tag for i in range(12) for tag in ((VIDEO, 33 * i), (AUDIO, 33 * i + 1))]
+    last_out = 33 * 11 + 1
+    second = [
+        tag
+        for i in range(9)
+        for tag in ((VIDEO, last_out + 1 + 33 * i), (AUDIO, last_out + 2 + 33 * i))
+    ]
+    assert media == first + second
+    assert recorder.sent[len(first) + 3 :][:4] == [
+        (SCRIPT, last_out, b"meta"), (VIDEO, last_out, VIDEO_HEADER),
+        (AUDIO, last_out, AUDIO_HEADER), (VIDEO, last_out + 1, KEY_FRAME),
+    ]  # fmt: skip
 
 
 async def test_a_failed_send_means_reconnecting() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import ssl
 from collections.abc import AsyncIterator, Callable
 
@@ -116,15 +117,24 @@ async def test_feature_flags_rejected_after_every_query(
     with pytest.raises(FeaturesRejected, match="cannot be null") as err:
         await x_client(sim, http, queries=queries).space("1EndedReplay1")
     assert err.value.code == ExitCode.FEATURES_REJECTED
+    served = (await http.get(f"{sim.https_url}/_sim/requests")).json()["recent"]
+    asked = [s["path"].split("/")[-2] for s in served if s["path"].endswith("/AudioSpaceById")]
+    assert asked == ["HPEisOmj1epUNLCWTYhUWw", "retiredQueryId0000000"]  # each one, once
 
 
 async def test_429_waits_for_reset_within_budget(
     make_sim: MakeSim, http: httpx.AsyncClient
 ) -> None:
+    """The 4th and 5th API calls are answered 429; each retry comes after the advertised reset."""
     sim = make_sim(space=SPACES, burst_429_every=4, burst_429_length=2, burst_429_reset_s=0.3)
     x = x_client(sim, http)
-    for _ in range(3):
+    for _ in range(4):
         assert (await x.space("1EndedReplay1")).title == "Old"
+    served = (await http.get(f"{sim.https_url}/_sim/requests")).json()["recent"]
+    calls = [s for s in served if s["path"].endswith("/AudioSpaceById")]
+    assert [s["status"] for s in calls] == [200, 200, 200, 429, 429, 200]
+    for limited, retry in itertools.pairwise(calls[3:]):
+        assert retry["at"] >= limited["reset"], "retried before the reset X advertised"
 
 
 async def test_429_beyond_budget(make_sim: MakeSim, http: httpx.AsyncClient) -> None:
