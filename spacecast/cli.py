@@ -24,10 +24,25 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line on stderr and exit code 2."""
+    """argparse, but a usage mistake is one line on stderr and exit code 2.
+
+    A command that must report even its usage mistakes elsewhere (the session's summary) sets
+    `on_error`, which is called with the message and the arguments this parser was given.
+    """
+
+    on_error: Callable[[str, list[str]], None] | None = None
+    argv: list[str] = []
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self.argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        if self.on_error:
+            self.on_error(message, self.argv)
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see --help; exit 2)\n")
 
 
 def _flag_type(annotation: Any) -> tuple[str, Any]:
@@ -120,6 +135,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     for register in _registrars(_command_in(argv)):
         register(subparsers)
+    # Extra arguments are the top parser's error even after a command took the rest: the
+    # command's own hook hears of it all the same.
+    chosen = subparsers.choices.get(_command_in(argv) or "")
+    if isinstance(chosen, OneLineParser) and chosen.on_error:
+        parser.on_error = chosen.on_error
     return parser
 
 
@@ -133,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except UserError as exc:
-        print(f"spacecast {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"spacecast {args.command}: error: {exc.message} (exit {exc.code})", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

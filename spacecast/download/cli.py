@@ -9,17 +9,13 @@ from typing import Any
 import uvloop
 
 from spacecast.cli import add_settings_arguments, settings_from_args
+from spacecast.contract import ExitCode, help_epilog
 from spacecast.download.run import download
 from spacecast.download.settings import DownloadSettings
-from spacecast.errors import ExitCode
 from spacecast.logs import configure_logging
 from spacecast.settings import LogSettings, XSettings
 
-EPILOG = """exit codes: 0 done; 2 usage; 10 not a Space URL or id; 11 unknown Space;
-12 no replay (ended without one, or canceled); 13 not started (see --wait); 14 X refused the
-credentials; 15 X rejected the query (feature flags); 16 rate-limited past the budget; 17 disk
-full; 18 chunks missing with --gaps fail; 19 media unavailable after retries; 20 output exists;
-21 bad cookie file; 130 interrupted. Re-running resumes from the work directory."""
+EPILOG = help_epilog("download") + "\nRe-running resumes from the work directory."
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +25,7 @@ def register(subparsers: Any) -> None:
         description="Record an X Space (ended with a replay, or live from its start) to m4a "
         "or raw AAC: chunks fetched concurrently, tags stripped, joined by sequence number.",
         epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("space", metavar="SPACE", help="Space URL (x.com or twitter.com) or id.")
     parser.add_argument("-o", dest="output", metavar="PATH_OR_TEMPLATE", help="See --output.")

@@ -1,18 +1,28 @@
-"""`spacecast session`: run one live cast in the foreground (what a SpaceCast's pod runs)."""
+"""`spacecast session`: run one live cast in the foreground (what a SpaceCast's pod runs).
+
+Whatever ends it, from a mistyped flag to the Space's end, it writes the one-line JSON summary
+(`spacecast.contract.Summary`) to the termination log and exits with a code from the contract's
+table; a failure is also one line on stderr with its code.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from spacecast.cli import add_settings_arguments, settings_from_args
+from spacecast.contract import Summary, help_epilog
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import configure_logging, get_logger
 from spacecast.session.inputs import load_destinations
 from spacecast.session.settings import SessionSettings
-from spacecast.session.supervisor import Session, Summary, write_termination_message
+from spacecast.session.supervisor import Session
 from spacecast.session.xclient import SpaceWatch
 from spacecast.settings import XSettings
 
@@ -31,10 +41,46 @@ def register(subparsers: Any) -> None:
         help="run one live cast: join a Space, push RTMP, export health",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=help_epilog("session")
+        + "\nEvery exit writes the JSON summary to --termination-log.",
     )
     add_settings_arguments(parser, SessionSettings)
     add_settings_arguments(parser, XSettings)
     parser.set_defaults(handler=run)
+    parser.on_error = _usage_error
+
+
+def _flag_value(argv: Sequence[str], flag: str) -> str | None:
+    """The value of `--flag V` or `--flag=V` in argv, the last one winning (as argparse)."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.partition("=")[2]
+    return value
+
+
+def summary_target(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str]:
+    """(termination log path, Space) as given, for a failure before the settings could be
+    read: the flag, else the environment, else the setting's default."""
+    fields = SessionSettings.model_fields
+    prefix = SessionSettings.model_config.get("env_prefix", "")
+    path = _flag_value(argv, "--termination-log") or environ.get(f"{prefix}TERMINATION_LOG")
+    space = _flag_value(argv, "--space") or environ.get(f"{prefix}SPACE") or ""
+    return path or str(fields["termination_log"].default), space
+
+
+def write_termination_message(path: str, summary: Summary) -> None:
+    # Not a file we own: the kubelet's (or nowhere, run by hand); failing to write is no reason
+    # to fail differently.
+    with contextlib.suppress(OSError):
+        Path(path).write_text(summary.line() + "\n")
+
+
+def _usage_error(message: str, argv: list[str]) -> None:
+    path, space = summary_target(argv, os.environ)
+    write_termination_message(path, Summary.failure(space, ExitCode.USAGE, message))
 
 
 async def _main(settings: SessionSettings, x: XSettings) -> Summary:
@@ -47,13 +93,31 @@ async def _main(settings: SessionSettings, x: XSettings) -> Summary:
     return await session.run(destinations, watch)
 
 
+def _cast(args: argparse.Namespace) -> tuple[str, Summary]:
+    path, space = summary_target([], os.environ)
+    path, space = args.termination_log or path, args.space or space
+    try:
+        settings = settings_from_args(SessionSettings, args)
+        path = settings.termination_log
+        x = settings_from_args(XSettings, args)
+        configure_logging()
+        return path, asyncio.run(_main(settings, x))
+    except UserError as exc:
+        return path, Summary.failure(space, exc.code, exc.message)
+    except Exception as exc:  # a bug: its traceback in the logs, and still a summary
+        log.exception("session crashed before it started")
+        return path, Summary.failure(space, ExitCode.FAILURE, f"internal error: {exc!r}")
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(SessionSettings, args)
-    x = settings_from_args(XSettings, args)
-    configure_logging()
-    summary = asyncio.run(_main(settings, x))
-    write_termination_message(settings.termination_log, summary)
+    path, summary = _cast(args)
+    write_termination_message(path, summary)
     log.info("session summary", **summary.__dict__)
     if summary.exit_code != ExitCode.OK:
-        print(f"spacecast session: error: {summary.message}", file=sys.stderr, flush=True)
+        print(
+            f"spacecast session: error: {summary.message} (exit {summary.exit_code}, "
+            f"{summary.exit_class})",
+            file=sys.stderr,
+            flush=True,
+        )
     return summary.exit_code

@@ -15,11 +15,17 @@ from spacecast.session.process import ManagedProcess
 X_SOCKETS = Path("/tmp/.X11-unix")
 
 
+def lock_owner(display: str) -> int | None:
+    """The pid in the display's lock file (Xvfb writes its own there), or None."""
+    try:
+        return int(Path(f"/tmp/.X{display.lstrip(':')}-lock").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def clear_stale_lock(display: str) -> None:
     lock = Path(f"/tmp/.X{display.lstrip(':')}-lock")
-    try:
-        pid = int(lock.read_text().strip())
-    except (OSError, ValueError):
+    if (pid := lock_owner(display)) is None:
         return
     try:
         os.kill(pid, 0)
@@ -46,10 +52,12 @@ class Display(ManagedProcess):
                 raise RuntimeError(
                     f"Xvfb exited with {self.proc.returncode} (display {self.display} in use?)"
                 )
-            with contextlib.suppress(OSError):
-                _, writer = await asyncio.open_unix_connection(str(socket_path))
-                writer.close()
-                return
+            # The socket may be another server's (the display is taken): ours holds the lock.
+            if lock_owner(self.display) == self.proc.pid:
+                with contextlib.suppress(OSError):
+                    _, writer = await asyncio.open_unix_connection(str(socket_path))
+                    writer.close()
+                    return
             await asyncio.sleep(0.05)
         raise RuntimeError(f"Xvfb did not open {socket_path}")
 

@@ -74,6 +74,7 @@ class LocalCast:
         key: str,
         cookies: dict[str, str] | None = None,
         display: int | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> LocalCast:
         """Start a session on `space_id`, publishing to the simulator's ingest with `key`."""
         assert sim.ingest is not None, "the simulator runs without its RTMP ingest"
@@ -90,6 +91,7 @@ class LocalCast:
             "--metrics-port", str(port), "--metrics-bind", "127.0.0.1",
             "--state-poll-seconds", "2", "--termination-log", str(workdir / "summary.json"),
             "--runtime-dir", str(workdir / "runtime"),
+            *extra_args,
         ]  # fmt: skip
         if cookies:
             (workdir / "cookies.json").write_text(json.dumps(cookies))

@@ -36,6 +36,15 @@ AUDIO_LEVEL = Gauge(
     "Mean audio level of the sink's monitor over a short window (speech about -20 dB; "
     "a camera Space without rescue about -91 dB).",
 )
+SILENCE_SECONDS = Gauge(
+    "spacecast_silence_seconds",
+    "Seconds the sink has been below the silence threshold (0 while sound plays). Silence "
+    "does not make a session unready: alerts on a silent cast stand on this.",
+)
+ENCODER_OUTPUT_AGE = Gauge(
+    "spacecast_encoder_output_age_seconds",
+    "Seconds since the encoder's last output; readiness fails past the readiness window.",
+)
 AUDIO_SOURCE = Enum(
     "spacecast_audio_source", "Which path feeds the sink.", states=["browser", "rescue", "none"]
 )

@@ -80,6 +80,7 @@ class Pusher(ManagedProcess):
         self._last = Progress()
         self._samples: deque[tuple[float, int]] = deque()
         self.bitrate_bps = 0.0
+        self.last_output: float | None = None  # monotonic time of the encoder's last FLV tag
         self._tasks: list[asyncio.Task[None]] = []
 
     def extra_fds(self) -> list[int]:
@@ -109,6 +110,7 @@ class Pusher(ManagedProcess):
     async def _forward(self, stdout: asyncio.StreamReader) -> None:
         try:
             async for tag in read_tags(stdout):
+                self.last_output = time.monotonic()
                 self.fanout.feed(tag)
         except FlvError as exc:
             log.error("encoder output unusable", error=str(exc))

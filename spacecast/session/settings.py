@@ -68,8 +68,9 @@ class SessionSettings(SpacecastSettings):
         5.0, gt=0, description="A page media element starved (readyState <= 1) this long does too."
     )
     rescue: bool = Field(True, description="Rescue silent Spaces through their HLS audio.")
-    ready_min_kbps: float = Field(100.0, ge=0, description="Readiness needs at least this bitrate.")
-    ready_window_seconds: float = Field(10.0, gt=0, description="Window of the readiness checks.")
+    ready_window_seconds: float = Field(
+        10.0, gt=0, description="Encoder output older than this makes the session unready."
+    )
 
     # RTMP resilience.
     reconnect_window_seconds: float = Field(

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import signal
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from aiohttp import web
 
+from spacecast.contract import Summary, summarize_destinations
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
 from spacecast.session import health
@@ -38,23 +38,6 @@ log = get_logger("session")
 TICK_S = 1.0
 METER_WINDOW_S = 2.0
 FLUSH_S = 5.0
-
-
-@dataclass
-class Summary:
-    space_id: str
-    reason: str
-    exit_code: int
-    message: str = ""
-    duration_seconds: float = 0.0
-    bytes_sent: int = 0
-    reconnects: int = 0
-    rescue_activations: int = 0
-    audio_source: str = "browser"
-    destinations: list[dict[str, Any]] = field(default_factory=list)
-
-    def line(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
 
 
 class Session:
@@ -77,17 +60,15 @@ class Session:
 
     async def run(self, destinations: list[Any], watch: SpaceWatch) -> Summary:
         self.watch = watch
-        runner = await health.serve(
-            self.health, self.settings.metrics_bind, self.settings.metrics_port
-        )
-        self.metrics_port = runner.addresses[0][1]
-        log.info(
-            "session starting",
-            space=watch.space_id,
-            metrics_port=self.metrics_port,
-            destinations=[d.redacted for d in destinations],
-        )
+        runner: web.AppRunner | None = None
         try:
+            runner = await self._serve_health()
+            log.info(
+                "session starting",
+                space=watch.space_id,
+                metrics_port=self.metrics_port,
+                destinations=[d.redacted for d in destinations],
+            )
             reason = await self._cast(destinations)
             return self._summary(reason, ExitCode.OK)
         except UserError as exc:
@@ -102,9 +83,22 @@ class Session:
             return self._summary("failed", ExitCode.FAILURE, f"internal error: {exc!r}")
         finally:
             await self._teardown()
-            await runner.cleanup()
+            if runner:
+                await runner.cleanup()
             if self._own_runtime:
                 shutil.rmtree(self.runtime, ignore_errors=True)
+
+    async def _serve_health(self) -> web.AppRunner:
+        s = self.settings
+        try:
+            runner = await health.serve(self.health, s.metrics_bind, s.metrics_port)
+        except OSError as exc:  # the port is taken, or the address is not this machine's
+            raise UserError(
+                f"cannot serve metrics on {s.metrics_bind}:{s.metrics_port}: {exc.strerror or exc}",
+                ExitCode.UNAVAILABLE,
+            ) from None
+        self.metrics_port = runner.addresses[0][1]
+        return runner
 
     async def _cast(self, destinations: list[Any]) -> str:
         assert self.watch is not None
@@ -172,7 +166,9 @@ class Session:
             ):
                 return "space_ended"
             await self._rescue_if_needed()
-            self.health.beat(self._not_ready())
+            vitals = self._vitals()
+            ready = health.readiness(vitals, window_s=self.settings.ready_window_seconds)
+            self.health.beat(vitals, ready)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_requested.wait(), TICK_S)
         return "terminated"
@@ -196,18 +192,15 @@ class Session:
             await self.rescue.engage()
         await self.rescue.tick()
 
-    def _not_ready(self) -> list[str]:
+    def _vitals(self) -> health.Vitals:
         assert self.fanout and self.pusher and self.meter and self.watch
-        vitals = health.Vitals(
-            publishing=self.fanout.publishing,
-            bitrate_bps=self.pusher.bitrate_bps,
-            silent_for=self.meter.window.silent_for(time.monotonic()),
+        now = time.monotonic()
+        last = self.pusher.last_output
+        return health.Vitals(
             space_running=self.watch.running,
-        )
-        return health.readiness(
-            vitals,
-            min_bps=self.settings.ready_min_kbps * 1000,
-            window_s=self.settings.ready_window_seconds,
+            publishing=self.fanout.publishing,
+            output_age=None if last is None else now - last,
+            silent_for=self.meter.window.silent_for(now),
         )
 
     async def _teardown(self) -> None:
@@ -227,6 +220,9 @@ class Session:
 
     def _summary(self, reason: str, code: int, message: str = "") -> Summary:
         dests = self.fanout.destinations if self.fanout else []
+        rows = [
+            {"index": d.index, "state": d.state.value, "reconnects": d.reconnects} for d in dests
+        ]
         return Summary(
             space_id=self.watch.space_id if self.watch else "",
             reason=reason,
@@ -236,19 +232,11 @@ class Session:
             bytes_sent=sum(d.bytes_sent for d in dests),
             reconnects=sum(d.reconnects for d in dests),
             rescue_activations=self.rescue.activations if self.rescue else 0,
-            audio_source=self.rescue.source if self.rescue else "browser",
-            destinations=[
-                {"index": d.index, "state": d.state.value, "reconnects": d.reconnects}
-                for d in dests
-            ],
+            audio_source=self.rescue.source if self.rescue else "none",
+            **summarize_destinations(rows),
         )
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_requested.set)
-
-
-def write_termination_message(path: str, summary: Summary) -> None:
-    with contextlib.suppress(OSError):
-        Path(path).write_text(summary.line() + "\n")

@@ -34,7 +34,12 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
     runs: list[LocalCast] = []
 
     def start(
-        sim: Simulator, space_id: str, *, key: str = STREAM_KEY, display: int = 150
+        sim: Simulator,
+        space_id: str,
+        *,
+        key: str = STREAM_KEY,
+        display: int = 150,
+        extra_args: tuple[str, ...] = (),
     ) -> LocalCast:
         cookies = {"auth_token": AUTH_TOKEN, "ct0": CT0}
         runs.append(
@@ -45,6 +50,7 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
                 key=key,
                 cookies=cookies,
                 display=display,
+                extra_args=extra_args,
             )
         )
         return runs[-1]

@@ -68,12 +68,18 @@ def test_level_window_measures_silence_duration() -> None:
     assert 2.0 <= window.silent_for(4.0) <= 3.1
 
 
-def test_readiness_reasons() -> None:
-    ok = health.Vitals(publishing=1, bitrate_bps=900_000, silent_for=0, space_running=True)
-    assert health.readiness(ok, min_bps=100_000, window_s=10) == []
-    bad = health.Vitals(publishing=0, bitrate_bps=50_000, silent_for=12, space_running=True)
-    reasons = health.readiness(bad, min_bps=100_000, window_s=10)
-    assert len(reasons) == 3 and any("silent" in r for r in reasons)
+def test_readiness_means_media_flowing_not_sound() -> None:
+    def reasons(**changes: object) -> list[str]:
+        vitals = {"space_running": True, "publishing": 1, "output_age": 0.5, "silent_for": 0.0}
+        return health.readiness(health.Vitals(**(vitals | changes)), window_s=10)  # type: ignore[arg-type]
+
+    assert reasons() == []
+    assert reasons(silent_for=3600.0) == []  # an hour of silence: still delivering media
+    assert reasons(output_age=9.9) == []
+    assert reasons(output_age=10.5) == ["the encoder's output stalled 10 s ago"]
+    assert reasons(output_age=None) == ["the encoder has produced no output yet"]
+    assert reasons(publishing=0) == ["no destination is publishing"]
+    assert reasons(space_running=False) == ["the Space is not running"]
 
 
 def test_rescue_policy() -> None:

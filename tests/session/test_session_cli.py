@@ -1,46 +1,99 @@
-"""Bad input to `spacecast session`: one line, its own exit code, no traceback, no secret."""
+"""Bad input to `spacecast session`: one line, its own exit code, no traceback, no secret, and
+on every exit the summary in the termination log, parseable, with that code."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from spacecast.contract import Summary
 
-def session(*args: str) -> subprocess.CompletedProcess[str]:
+
+def session(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "spacecast.cli", "session", *args],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+                          capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+
+
+def summary_of(path: Path) -> Summary:
+    summary = Summary.parse(path.read_text())
+    assert summary is not None, path.read_text()
+    return summary
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"exit {result.returncode}" in lines[0]
+    return lines[0]
 
 
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
         ((), 2, "give --space"),
+        (("--space", "1AAAAAAAAAAAA", "--no-such-flag"), 2, "unrecognized arguments"),
+        (("--space", "1AAAAAAAAAAAA", "--width", "wide"), 2, "invalid --width"),
         (("--space", "nope"), 10, "not a Space URL or id"),
         (("--space", "1AAAAAAAAAAAA"), 32, "give --destinations-file"),
         (("--space", "1AAAAAAAAAAAA", "--destinations-file", "/nonexistent"), 32, "No such file"),
         (("--space", "1AAAAAAAAAAAA", "--display", "99"), 2, "invalid --display"),
     ],
 )
-def test_bad_input(args: tuple[str, ...], code: int, says: str) -> None:
-    result = session(*args)
+def test_bad_input(args: tuple[str, ...], code: int, says: str, tmp_path: Path) -> None:
+    log = tmp_path / "summary.json"
+    result = session(*args, "--termination-log", str(log))
     assert result.returncode == code
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]
-    assert len(lines) == 1 and says in lines[0] and "Traceback" not in result.stderr
+    assert says in one_error_line(result)
+    summary = summary_of(log)
+    assert (summary.exit_code, summary.reason) == (code, "failed") and says in summary.message
+
+
+def test_termination_log_from_the_environment(tmp_path: Path) -> None:
+    """In a pod the path comes from the environment; a usage mistake still finds it."""
+    log = tmp_path / "summary.json"
+    env = os.environ | {"SPACECAST_SESSION_TERMINATION_LOG": str(log)}
+    result = session("--space", "1AAAAAAAAAAAA", "--bogus", env=env)
+    assert result.returncode == 2
+    assert summary_of(log).space_id == "1AAAAAAAAAAAA"
+
+
+def test_busy_metrics_port(tmp_path: Path) -> None:
+    destinations = tmp_path / "destinations"
+    destinations.write_text("rtmp://127.0.0.1:1/app/key\n")
+    log = tmp_path / "summary.json"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = session("--space", "1AAAAAAAAAAAA", "--destinations-file", str(destinations),
+                         "--metrics-bind", "127.0.0.1", "--metrics-port", str(port),
+                         "--termination-log", str(log))  # fmt: skip
+    assert result.returncode == 3
+    assert f"127.0.0.1:{port}" in one_error_line(result)
+    assert summary_of(log).exit_class == "transient"
 
 
 def test_a_bad_destination_line_names_the_line_not_the_key(tmp_path: Path) -> None:
     destinations = tmp_path / "destinations"
     destinations.write_text("rtmp://ok.example/app/key1\nhttp://wrong.example/app/SECRETKEY2\n")
-    result = session("--space", "1AAAAAAAAAAAA", "--destinations-file", str(destinations))
+    log = tmp_path / "summary.json"
+    result = session("--space", "1AAAAAAAAAAAA", "--destinations-file", str(destinations),
+                     "--termination-log", str(log))  # fmt: skip
     assert result.returncode == 32 and "line 2" in result.stderr
-    assert "SECRETKEY2" not in result.stderr + result.stdout
+    assert "SECRETKEY2" not in result.stderr + result.stdout + log.read_text()
+    assert summary_of(log).exit_class == "permanent"
 
 
 def test_unreadable_cookies(tmp_path: Path) -> None:
     cookies = tmp_path / "cookies.txt"
     cookies.write_text("# Netscape HTTP Cookie File\n")
-    result = session("--space", "1AAAAAAAAAAAA", "--cookies-file", str(cookies))
-    assert result.returncode == 21 and "missing auth_token and ct0" in result.stderr
+    log = tmp_path / "summary.json"
+    result = session("--space", "1AAAAAAAAAAAA", "--cookies-file", str(cookies),
+                     "--termination-log", str(log))  # fmt: skip
+    assert result.returncode == 21 and "missing auth_token and ct0" in one_error_line(result)
+    assert summary_of(log).exit_code == 21

@@ -10,9 +10,12 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from simulator.server import Simulator
+from spacecast.session.local import free_display
+from tests.procfs import tree_pids
 
 from .conftest import (
     AUTH_TOKEN,
@@ -45,6 +48,16 @@ def chromium_main_pid(runtime: Path) -> int | None:
     return None
 
 
+def _proc_text(pid: int, name: str) -> str:
+    """/proc/<pid>/<name> as text ("" once the process is gone)."""
+    try:
+        return (
+            Path(f"/proc/{pid}/{name}").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
 def end_space(sim: Simulator, space_id: str) -> None:
     entry = sim.world.by_id(space_id)
     assert entry is not None
@@ -72,9 +85,15 @@ def test_audio_space_cast(make_sim: MakeSim, cast: StartCast) -> None:
     )
     assert run.metric("spacecast_rtmp_destination_up{destination=0}") == 1
 
-    # Secrets appear nowhere: process arguments, metrics.
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert secrets_in(ps) == []
+    # Secrets appear nowhere: the arguments and environment of the session and every process
+    # it started (Xvfb, PulseAudio, Playwright's driver, Chromium's, ffmpeg's), the metrics.
+    tree = tree_pids(run.proc.pid)
+    names = {_proc_text(pid, "comm").strip() for pid in tree}
+    assert {"Xvfb", "pulseaudio", "ffmpeg", "chromium"} <= names, names
+    exposed = {
+        pid: secrets_in(_proc_text(pid, "cmdline") + _proc_text(pid, "environ")) for pid in tree
+    }
+    assert {pid: found for pid, found in exposed.items() if found} == {}
     assert secrets_in(str(run.metrics())) == []
 
     # Chromium killed: relaunched, rejoined, audio back.
@@ -219,3 +238,56 @@ def test_fatal_x_errors(
     assert run.wait_exit(60) == code
     assert run.summary()["exit_code"] == code
     assert secrets_in(run.log_text()) == []
+
+
+def _encoder_pid(run: CastRun) -> int | None:
+    return next((p for p in tree_pids(run.proc.pid) if "x11grab" in _proc_text(p, "cmdline")), None)
+
+
+def test_silence_is_not_unreadiness_but_a_stalled_encoder_is(
+    make_sim: MakeSim, cast: StartCast
+) -> None:
+    """A camera Space without the rescue: picture and silent audio on air, ready throughout,
+    its silence in the metrics; the encoder frozen: unready, saying why; thawed: ready again."""
+    sim = cast_sim(make_sim, "kind=camera,id=1CameraSpace2,start=-30,duration=0")
+    run: CastRun = cast(sim, "1CameraSpace2", display=155, extra_args=("--no-rescue",))
+    wait_for("readiness", run.ready, 60)
+    wait_for(
+        "silence past the readiness window in the metrics",
+        lambda: run.metric("spacecast_silence_seconds") > 15,
+        40,
+    )
+    assert run.metric("spacecast_audio_level_dbfs") < -60
+    assert run.ready() and run.metric("spacecast_ready") == 1
+    _more_bytes_on_air(run, "silent media still flowing", 50_000, 20)
+
+    encoder = wait_for("the encoder's pid", lambda: _encoder_pid(run), 10)
+    os.kill(encoder, signal.SIGSTOP)
+    try:
+        wait_for("unready once the encoder stalls", lambda: not run.ready(), 30)
+        reasons = httpx.get(f"http://127.0.0.1:{run.metrics_port}/readyz").json()["reasons"]
+        assert any("stalled" in r for r in reasons), reasons
+        assert run.metric("spacecast_encoder_output_age_seconds") > 10
+    finally:
+        os.kill(encoder, signal.SIGCONT)
+    wait_for("ready again once it resumes", run.ready, 30)
+    run.stop()
+    assert run.summary()["exit_code"] == 0
+
+
+def test_a_taken_display_is_exit_33_with_a_summary(
+    make_sim: MakeSim, cast: StartCast, tmp_path: Path
+) -> None:
+    sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace04,start=-30,duration=0")
+    display = free_display(156)
+    other = subprocess.Popen(["Xvfb", f":{display}", "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+    try:
+        wait_for("the other X server", lambda: Path(f"/tmp/.X11-unix/X{display}").exists(), 10)
+        run: CastRun = cast(sim, "1AudioSpace04", display=display)
+        assert run.wait_exit(60) == 33
+        assert "in use" in run.summary()["message"]
+        assert run.summary()["exit_class"] == "transient"
+        assert other.poll() is None  # the other server was left alone
+    finally:
+        other.terminate()
+        other.wait(10)
