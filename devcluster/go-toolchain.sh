@@ -41,14 +41,14 @@ find_go() {
 
 install_go() {
   find_go >/dev/null && return 0
-  local bootstrap os arch module tmp dir
+  local bootstrap os arch module dir
   bootstrap="$(command -v go || true)"
   [[ -n "$bootstrap" ]] || bootstrap=/usr/lib/go/bin/go  # Debian's golang-go
   [[ -x "$bootstrap" ]] || { echo "go-toolchain: no go to fetch go$GO_VERSION with (install golang-go)" >&2; exit 1; }
   os="$("$bootstrap" env GOHOSTOS)" arch="$("$bootstrap" env GOHOSTARCH)"
   module="golang.org/toolchain@v0.0.1-go$GO_VERSION.$os-$arch"
   echo "go-toolchain: fetching $module from the Go module proxy" >&2
-  tmp="$(mktemp -d)"
+  tmp="$(mktemp -d)"  # global: the EXIT trap outlives this function
   trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
   dir="$(cd "$tmp" && GOMODCACHE="$tmp/mod" GOFLAGS="" GO111MODULE=on \
     "$bootstrap" mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
