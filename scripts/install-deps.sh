@@ -15,6 +15,7 @@ APT_PACKAGES=(
   xvfb xauth x11-utils            # the virtual display
   pulseaudio pulseaudio-utils     # the null sink and its monitor
   chromium fonts-dejavu-core      # the browser that joins Spaces
+  libatomic1                      # needed by the Node.js that drives it (Playwright's)
   libnss3-tools                   # certutil: trust an extra CA (the simulator's) in Chromium
   nginx libnginx-mod-rtmp         # the local RTMP ingest for tests and the demo
   procps psmisc git make curl ca-certificates

@@ -49,6 +49,7 @@ class Session:
         self.stop_requested = asyncio.Event()
         self.started = time.monotonic()
         self.metrics_port = 0
+        self.destinations_given = 0
         self.watch: SpaceWatch | None = None
         self.display: Display | None = None
         self.audio: AudioServer | None = None
@@ -60,6 +61,7 @@ class Session:
 
     async def run(self, destinations: list[Any], watch: SpaceWatch) -> Summary:
         self.watch = watch
+        self.destinations_given = len(destinations)
         runner: web.AppRunner | None = None
         try:
             runner = await self._serve_health()
@@ -222,6 +224,8 @@ class Session:
         dests = self.fanout.destinations if self.fanout else []
         rows = [
             {"index": d.index, "state": d.state.value, "reconnects": d.reconnects} for d in dests
+        ] or [  # failed before publishing began: the destinations as given
+            {"index": i, "state": "idle", "reconnects": 0} for i in range(self.destinations_given)
         ]
         return Summary(
             space_id=self.watch.space_id if self.watch else "",

@@ -287,6 +287,7 @@ def test_a_taken_display_is_exit_33_with_a_summary(
         assert run.wait_exit(60) == 33
         assert "in use" in run.summary()["message"]
         assert run.summary()["exit_class"] == "transient"
+        assert run.summary()["destinations_by_state"] == {"idle": 1}  # as given, never used
         assert other.poll() is None  # the other server was left alone
     finally:
         other.terminate()
