@@ -50,9 +50,11 @@ install_go() {
   echo "go-toolchain: fetching $module from the Go module proxy" >&2
   tmp="$(mktemp -d)"  # global: the EXIT trap outlives this function
   trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-  dir="$(cd "$tmp" && GOMODCACHE="$tmp/mod" GOFLAGS="" GO111MODULE=on \
-    "$bootstrap" mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-  [[ -n "$dir" && -f "$dir/bin/go" ]] || { echo "go-toolchain: $module has no bin/go" >&2; exit 1; }
+  local out
+  out="$(cd "$tmp" && GOMODCACHE="$tmp/mod" GOFLAGS="" GO111MODULE=on \
+    "$bootstrap" mod download -json "$module" 2>&1)" || true
+  dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$out")"
+  [[ -n "$dir" && -f "$dir/bin/go" ]] || { echo "go-toolchain: cannot fetch $module: $out" >&2; exit 1; }
   mkdir -p "$(dirname "$cached_root")"
   rm -rf "$cached_root.partial"
   cp -r "$dir" "$cached_root.partial"

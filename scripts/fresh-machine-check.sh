@@ -82,8 +82,15 @@ if [[ ! -f $CACHE/base/.spacecast-base-done ]]; then
   make_slim_base "$CACHE/base"
 fi
 root=$(mktemp -d /var/tmp/spacecast-fresh.XXXXXX)
-cleanup() { if $keep; then say "kept the machine in $root"; else rm -rf --one-file-system "$root"; fi; }
+envfile=$(mktemp)
+cleanup() {
+  rm -f "$envfile"
+  unmount_under "$root"
+  if $keep; then say "kept the machine in $root"; else rm -rf --one-file-system "$root"; fi
+}
 trap cleanup EXIT
+trap 'exit 143' TERM  # so that the EXIT trap runs: bash skips it on a plain SIGTERM
+trap 'exit 130' INT
 cp -a "$CACHE/base/." "$root/"
 # As in Debian's container images: packages never start services (nginx would take port 80 of
 # the host's network).
@@ -93,7 +100,6 @@ git clone -q --no-hardlinks "$REPO" "$root/root/spacecast"
 git -C "$root/root/spacecast" checkout -q --detach "$(git -C "$REPO" rev-parse HEAD)"
 stage_done "machine"
 
-envfile=$(mktemp)
 printf '%s\0' HOME=/root "PATH=$FRESH_PATH" LANG=C.UTF-8 TERM=dumb CI=true >"$envfile"
 ca=""
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
@@ -125,7 +131,6 @@ in_machine() {  # STAGE CMD: run CMD in the repository's clone on the fresh mach
 in_machine "prerequisites" "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q git make python3 >/dev/null"
 in_machine "make demo" make demo
 in_machine "make test" make test
-rm -f "$envfile"
 
 wall=$((SECONDS - started))
 say "passed in $wall s ($(IFS=,; echo "${times[*]}"))$($cold && echo ', cold')"

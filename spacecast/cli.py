@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from spacecast import __version__
-from spacecast.errors import ExitCode, UserError
+from spacecast.errors import ExitCode, UserError, one_line
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -42,7 +42,7 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if self.on_error:
             self.on_error(message, self.argv)
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see --help; exit 2)\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {one_line(message)} (see --help; exit 2)\n")
 
 
 def _flag_type(annotation: Any) -> tuple[str, Any]:
@@ -99,8 +99,12 @@ def settings_from_args(settings: type[S], args: argparse.Namespace) -> S:
         return settings(**given)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = "-".join(str(p) for p in first["loc"]) or "settings"
-        raise UserError(f"invalid --{where.replace('_', '-')}: {first['msg']}") from None
+        field = str(first["loc"][0]) if first["loc"] else ""
+        if field not in settings.model_fields:
+            raise UserError(f"invalid settings: {first['msg']}") from None
+        env = f"{settings.model_config.get('env_prefix', '')}{field.upper()}"
+        flag = "--" + field.replace("_", "-")
+        raise UserError(f"invalid {flag} (env {env}): {first['msg']}") from None
 
 
 # Each command's module, which exposes `register(subparsers)`. Only the module of the command
@@ -153,7 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except UserError as exc:
-        print(f"spacecast {args.command}: error: {exc.message} (exit {exc.code})", file=sys.stderr)
+        print(
+            f"spacecast {args.command}: error: {one_line(exc.message)} (exit {exc.code})",
+            file=sys.stderr,
+        )
         return exc.code
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

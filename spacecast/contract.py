@@ -90,7 +90,9 @@ EXITS: dict[ExitCode, Exit] = {
     ExitCode.FEATURES_REJECTED: Exit(
         "X rejected every known query (400 code 336: feature flags)", _P, _ALL
     ),
-    ExitCode.RATE_LIMITED: Exit("rate-limited (429) past `--rate-limit-budget-s`", _T, _ALL),
+    ExitCode.RATE_LIMITED: Exit(
+        "rate-limited (429) past the rate-limit budget (`--rate-limit-budget-s`)", _T, _ALL
+    ),
     ExitCode.DISK_FULL: Exit("disk full", _T, ("download",)),
     ExitCode.MISSING_CHUNKS: Exit("chunks missing, with `--gaps fail`", _P, ("download",)),
     ExitCode.MEDIA_UNAVAILABLE: Exit(
@@ -202,9 +204,13 @@ class Summary:
         while len(text.encode()) >= TERMINATION_MESSAGE_LIMIT and data["destinations"]:
             data["destinations"] = data["destinations"][: len(data["destinations"]) // 2]
             text = json.dumps(data, separators=(",", ":"))
-        if len(text.encode()) >= TERMINATION_MESSAGE_LIMIT:  # only a hostile message gets here
+        if len(text.encode()) >= TERMINATION_MESSAGE_LIMIT:  # only hostile text gets here
             data["message"], data["space_id"] = data["message"][:256], data["space_id"][:64]
+            data["destinations_by_state"] = {
+                k[:32]: v for k, v in list(data["destinations_by_state"].items())[:8]
+            }
             text = json.dumps(data, separators=(",", ":"))
+        assert len(text.encode()) < TERMINATION_MESSAGE_LIMIT, "the bounds above are wrong"
         return text
 
     @classmethod

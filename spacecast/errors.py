@@ -8,9 +8,19 @@ its code, never a traceback. The codes, their meanings and their classes are def
 
 from __future__ import annotations
 
+import re
+
 from spacecast.contract import ExitCode
 
-__all__ = ["ExitCode", "UserError"]
+__all__ = ["ExitCode", "UserError", "one_line"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def one_line(text: str, limit: int = 1000) -> str:
+    """`text` safe for one line of a terminal or log: control characters escaped, cut short."""
+    escaped = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
 class UserError(Exception):

@@ -6,6 +6,13 @@
 
 SUITE=${SUITE:-bookworm}
 
+unmount_under() {  # DIR: lazily unmount whatever an interrupted run left mounted inside DIR
+    local dir target
+    dir=$(realpath -m "$1")
+    awk '{print $2}' /proc/self/mounts | { grep -E "^$dir(/|$)" || true; } | sort -r |
+        while read -r target; do umount -l "$target" 2>/dev/null || true; done
+}
+
 host_mirror() {  # the host apt's Debian mirror for $SUITE (deb822 or one-line format)
     local m=""
     if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
@@ -30,7 +37,7 @@ host_mirror() {  # the host apt's Debian mirror for $SUITE (deb822 or one-line f
 #   /dev/.build-ca.crt; NS_APT_CACHE: a folder bound over /var/cache/apt/archives;
 #   NS_BINDS: more "HOST_DIR:ROOT_DIR" binds, space-separated.
 ns_chroot() {
-    unshare --mount --pid --fork --propagation private -- /bin/bash -c '
+    unshare --mount --pid --fork --kill-child --propagation private -- /bin/bash -c '
         set -euo pipefail
         root=$1 mode=$2 userspec=$3 workdir=$4 envfile=$5; shift 5
         mounted=()
@@ -81,9 +88,12 @@ make_slim_base() {  # BASE: debootstrap minbase, then made like the debian:bookw
     command -v debootstrap >/dev/null || die "needs debootstrap (apt-get install debootstrap)"
     mirror=${SPACECAST_ROOTFS_MIRROR:-$(host_mirror)}
     say "debootstrap --variant=minbase $SUITE $base $mirror"
+    unmount_under "$base"
     rm -rf --one-file-system "$base"
     mkdir -p "$base"
-    debootstrap --variant=minbase "$SUITE" "$base" "$mirror"
+    # In a mount namespace of its own: the /proc and /sys it mounts inside the target go with
+    # it, even when it is killed half-way.
+    unshare --mount --propagation private -- debootstrap --variant=minbase "$SUITE" "$base" "$mirror"
     # What the official image adds over a plain debootstrap: the slim excludes, apt's docker-*
     # settings, the bookworm-updates and -security suites, and no leftovers.
     mkdir -p "$base/etc/dpkg/dpkg.cfg.d" "$base/etc/apt/apt.conf.d"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,13 +18,14 @@ from typing import Any
 
 from spacecast.cli import add_settings_arguments, settings_from_args
 from spacecast.contract import Summary, help_epilog
-from spacecast.errors import ExitCode, UserError
+from spacecast.errors import ExitCode, UserError, one_line
 from spacecast.logs import configure_logging, get_logger
 from spacecast.session.inputs import load_destinations
 from spacecast.session.settings import SessionSettings
 from spacecast.session.supervisor import Session
 from spacecast.session.xclient import SpaceWatch
-from spacecast.settings import XSettings
+from spacecast.settings import LogSettings, XSettings
+from spacecast.x.ids import parse_space_id
 
 log = get_logger("session")
 
@@ -61,6 +62,14 @@ def _flag_value(argv: Sequence[str], flag: str) -> str | None:
     return value
 
 
+def space_id(given: str) -> str:
+    """The Space's id when `given` names one, so every summary says it the same way."""
+    try:
+        return parse_space_id(given)
+    except UserError:
+        return given
+
+
 def summary_target(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str]:
     """(termination log path, Space) as given, for a failure before the settings could be
     read: the flag, else the environment, else the setting's default."""
@@ -68,14 +77,16 @@ def summary_target(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str
     prefix = SessionSettings.model_config.get("env_prefix", "")
     path = _flag_value(argv, "--termination-log") or environ.get(f"{prefix}TERMINATION_LOG")
     space = _flag_value(argv, "--space") or environ.get(f"{prefix}SPACE") or ""
-    return path or str(fields["termination_log"].default), space
+    return path or str(fields["termination_log"].default), space_id(space)
 
 
 def write_termination_message(path: str, summary: Summary) -> None:
-    # Not a file we own: the kubelet's (or nowhere, run by hand); failing to write is no reason
-    # to fail differently.
-    with contextlib.suppress(OSError):
+    # Not a file we own: the kubelet's (or nowhere, run by hand); failing to write it is no
+    # reason to fail differently, but it is said.
+    try:
         Path(path).write_text(summary.line() + "\n")
+    except OSError as exc:
+        log.warning("summary not written", path=path, error=exc.strerror or type(exc).__name__)
 
 
 def _usage_error(message: str, argv: list[str]) -> None:
@@ -93,29 +104,44 @@ async def _main(settings: SessionSettings, x: XSettings) -> Summary:
     return await session.run(destinations, watch)
 
 
+class Terminated(BaseException):
+    """SIGTERM before the session's own handlers are in place."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def _cast(args: argparse.Namespace) -> tuple[str, Summary]:
     path, space = summary_target([], os.environ)
-    path, space = args.termination_log or path, args.space or space
+    path, space = args.termination_log or path, space_id(args.space or "") or space
     try:
+        configure_logging(settings_from_args(LogSettings, args))
         settings = settings_from_args(SessionSettings, args)
         path = settings.termination_log
         x = settings_from_args(XSettings, args)
-        configure_logging()
         return path, asyncio.run(_main(settings, x))
     except UserError as exc:
         return path, Summary.failure(space, exc.code, exc.message)
-    except Exception as exc:  # a bug: its traceback in the logs, and still a summary
+    except (Terminated, KeyboardInterrupt):  # stopped before it began: nothing lost
+        return path, Summary(space_id=space, reason="terminated", exit_code=ExitCode.OK)
+    except Exception as exc:  # a bug: its traceback in the logs (which redact), and a summary
         log.exception("session crashed before it started")
-        return path, Summary.failure(space, ExitCode.FAILURE, f"internal error: {exc!r}")
+        return path, Summary.failure(
+            space, ExitCode.FAILURE, f"internal error: {type(exc).__name__}"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
+    # Until the settings are read: logs on stderr, and SIGTERM still ends with a summary.
+    configure_logging(LogSettings.model_construct(log_level="info", log_format="auto"))
+    signal.signal(signal.SIGTERM, _terminated)
     path, summary = _cast(args)
     write_termination_message(path, summary)
     log.info("session summary", **summary.__dict__)
     if summary.exit_code != ExitCode.OK:
         print(
-            f"spacecast session: error: {summary.message} (exit {summary.exit_code}, "
+            f"spacecast session: error: {one_line(summary.message)} (exit {summary.exit_code}, "
             f"{summary.exit_class})",
             file=sys.stderr,
             flush=True,

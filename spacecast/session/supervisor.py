@@ -82,7 +82,9 @@ class Session:
             return self._summary("failed", ExitCode.UNAVAILABLE, message)
         except Exception as exc:  # a bug: still end with a summary and a clean teardown
             log.exception("session crashed")
-            return self._summary("failed", ExitCode.FAILURE, f"internal error: {exc!r}")
+            # The type only: an exception's text may quote what it was reading (a secret file).
+            message = f"internal error: {type(exc).__name__}"
+            return self._summary("failed", ExitCode.FAILURE, message)
         finally:
             await self._teardown()
             if runner:
@@ -136,7 +138,10 @@ class Session:
         try:
             await self.browser.start()
         except Exception as exc:  # Playwright's driver or the browser binary is unusable
-            raise UserError(f"cannot start the browser: {exc}", ExitCode.SESSION_FAILED) from None
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise UserError(
+                f"cannot start the browser: {type(exc).__name__}: {first}", ExitCode.SESSION_FAILED
+            ) from None
         self.fanout = FanOut(destinations, s.reconnect_window_seconds, s.wedge_seconds)
         self.pusher = Pusher(
             EncoderSettings.from_settings(s), s.display, s.sink, self.audio.socket, self.fanout

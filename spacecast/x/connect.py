@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from spacecast.errors import UserError
 from spacecast.settings import XSettings
 from spacecast.x.api import XClient
 from spacecast.x.auth import Auth, Cookies
@@ -24,7 +25,11 @@ def http_client(
 ) -> httpx.AsyncClient:
     verify = ssl.create_default_context()
     if x.x_ca_file:
-        verify.load_verify_locations(cafile=x.x_ca_file)
+        try:
+            verify.load_verify_locations(cafile=x.x_ca_file)
+        except OSError as exc:  # missing, unreadable, or not PEM certificates (ssl.SSLError)
+            reason = exc.strerror or exc.__class__.__name__
+            raise UserError(f"cannot use --x-ca-file {x.x_ca_file}: {reason}") from None
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
         transport=AsyncioTransport(verify, limits, http2=True),

@@ -18,8 +18,11 @@ def parse_space_id(text: str, extra_hosts: tuple[str, ...] = ()) -> str:
     text = text.strip()
     if SPACE_ID_RE.match(text):
         return text
-    parts = urlsplit(text if "://" in text else f"https://{text}")
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(text if "://" in text else f"https://{text}")
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unbalanced "[": not a URL at all
+        raise InvalidSpaceId(text) from None
     match = PATH_RE.match(parts.path)
     if (HOST_RE.match(host) or host in extra_hosts) and match and SPACE_ID_RE.match(match["id"]):
         return match["id"]

@@ -174,6 +174,7 @@ def _resume(core: client.CoreV1Api, namespace: str, last_rv: str) -> tuple[str, 
             raise
     listed = core.list_namespaced_config_map(namespace)
     names = [cm.metadata.name for cm in listed.items if cm.metadata]
+    assert listed.metadata is not None
     return str(next(n for n in names if n != "before")), str(listed.metadata.resource_version)
 
 

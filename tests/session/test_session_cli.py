@@ -3,6 +3,7 @@ on every exit the summary in the termination log, parseable, with that code."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from spacecast.contract import Summary
+from spacecast.session.inputs import load_destinations
 
 
 def session(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,6 +44,8 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
         (("--space", "1AAAAAAAAAAAA"), 32, "give --destinations-file"),
         (("--space", "1AAAAAAAAAAAA", "--destinations-file", "/nonexistent"), 32, "No such file"),
         (("--space", "1AAAAAAAAAAAA", "--display", "99"), 2, "invalid --display"),
+        (("--space", "[x\x1b[31m"), 10, "not a Space URL or id"),
+        (("--space", "1AAAAAAAAAAAA", "--bogus\nsecond line"), 2, "unrecognized arguments"),
     ],
 )
 def test_bad_input(args: tuple[str, ...], code: int, says: str, tmp_path: Path) -> None:
@@ -51,6 +55,42 @@ def test_bad_input(args: tuple[str, ...], code: int, says: str, tmp_path: Path) 
     assert says in one_error_line(result)
     summary = summary_of(log)
     assert (summary.exit_code, summary.reason) == (code, "failed") and says in summary.message
+    assert json.loads(log.read_text()).keys() == set(Summary.__dataclass_fields__)
+
+
+def test_bad_environment(tmp_path: Path) -> None:
+    destinations = tmp_path / "destinations"
+    destinations.write_text("rtmp://127.0.0.1:1/app/key\n")
+    common = ("--space", "https://x.com/i/spaces/1AAAAAAAAAAAA", "--destinations-file",
+              str(destinations), "--termination-log", str(tmp_path / "summary.json"))  # fmt: skip
+    env = os.environ | {"SPACECAST_LOG_LEVEL": "loud"}
+    result = session(*common, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "SPACECAST_LOG_LEVEL" in one_error_line(result)
+    assert summary_of(tmp_path / "summary.json").space_id == "1AAAAAAAAAAAA"
+    result = session(*common, "--metrics-port", "0", "--x-ca-file", str(tmp_path / "missing.pem"))
+    assert result.returncode == 2 and "x-ca-file" in one_error_line(result)
+
+
+def test_a_destinations_file_that_is_not_text_is_named_not_quoted(tmp_path: Path) -> None:
+    destinations = tmp_path / "destinations"
+    destinations.write_bytes(b"rtmp://ingest.example/app/SECRETKEY9\n\xff\xfe\n")
+    log = tmp_path / "summary.json"
+    result = session("--space", "1AAAAAAAAAAAA", "--destinations-file", str(destinations),
+                     "--termination-log", str(log))  # fmt: skip
+    assert result.returncode == 32 and "not UTF-8" in one_error_line(result)
+    assert "SECRETKEY9" not in result.stderr + result.stdout + log.read_text()
+
+
+def test_a_destinations_directory_is_read_in_index_order(tmp_path: Path) -> None:
+    """A SpaceCast's pod gets one file per destination: destinations/0, /1, ... /10."""
+    folder = tmp_path / "destinations"
+    folder.mkdir()
+    for i in (10, 2, 0, 1):
+        (folder / str(i)).write_text(f"rtmp://ingest{i}.example/app/key{i}\n")
+    (folder / "..data").mkdir()  # what a projected volume also holds
+    urls = load_destinations(str(folder))
+    assert [u.host for u in urls] == [f"ingest{i}.example" for i in (0, 1, 2, 10)]
 
 
 def test_termination_log_from_the_environment(tmp_path: Path) -> None:

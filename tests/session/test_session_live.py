@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from simulator.server import Simulator
+from spacecast.contract import Summary
 from spacecast.session.local import free_display
 from tests.procfs import tree_pids
 
@@ -138,6 +139,7 @@ def test_audio_space_cast(make_sim: MakeSim, cast: StartCast) -> None:
     assert run.wait_exit(60) == 0
     summary = run.summary()
     assert summary["reason"] == "space_ended" and summary["exit_code"] == 0
+    assert summary.keys() == set(Summary.__dataclass_fields__)  # as every early exit writes
     assert summary["reconnects"] >= 1 and summary["bytes_sent"] > 200_000
     assert secrets_in(run.log_text()) == []
 
