@@ -116,6 +116,7 @@ COMMANDS = {
     "download": "spacecast.download.cli",
     "session": "spacecast.session.cli",
     "demo": "spacecast.demo",
+    "controller": "controller.cli",
 }
 
 

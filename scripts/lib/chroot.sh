@@ -32,7 +32,9 @@ host_mirror() {  # the host apt's Debian mirror for $SUITE (deb822 or one-line f
 # ---- the namespace runner -------------------------------------------------------------------
 # ns_chroot ROOT MODE USERSPEC WORKDIR ENVFILE CMD...
 #   MODE=child: run CMD under a bash that unmounts on exit (trap); MODE=exec: exec CMD as PID 1.
-#   ENVFILE: NUL-separated K=V lines, the whole environment of CMD (env -i).
+#   ENVFILE: NUL-separated K=V lines, the whole environment of CMD (env -i). Every signal
+#   starts at its default, as in a fresh login: a caller run in the background (nohup, &)
+#   would otherwise hand down an ignored SIGINT, and Ctrl-C would mean nothing inside.
 #   NS_SHM_SIZE: /dev/shm's size (64m, as Docker gives); NS_CA_FILE: a CA bundle to put at
 #   /dev/.build-ca.crt; NS_APT_CACHE: a folder bound over /var/cache/apt/archives;
 #   NS_BINDS: more "HOST_DIR:ROOT_DIR" binds, space-separated.
@@ -61,7 +63,7 @@ ns_chroot() {
             m --bind "/etc/$f" "$root/etc/$f"
         done
         mapfile -d "" envv < "$envfile"
-        cmd=(chroot --userspec="$userspec" "$root" /usr/bin/env -i "${envv[@]}" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$workdir" "$@")
+        cmd=(chroot --userspec="$userspec" "$root" /usr/bin/env -i --default-signal "${envv[@]}" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$workdir" "$@")
         if [[ $mode == exec ]]; then trap - EXIT; exec "${cmd[@]}"; fi
         "${cmd[@]}"
     ' ns_chroot "$@"

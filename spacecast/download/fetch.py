@@ -10,13 +10,13 @@ missing, for the gap policy to decide; any other persistent failure stops the do
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 
+from spacecast.backoff import RetryPolicy
 from spacecast.download import chunks
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
@@ -31,17 +31,6 @@ MAX_429_WAIT_S = 60.0
 class MediaUnavailable(UserError):
     def __init__(self, what: str, why: str) -> None:
         super().__init__(f"{what}: {why}", ExitCode.MEDIA_UNAVAILABLE)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 8
-    base_s: float = 0.25
-    max_s: float = 10.0
-
-    def delay(self, attempt: int) -> float:
-        """Exponential backoff with jitter: attempt 1 waits about base, then doubles."""
-        return min(self.max_s, self.base_s * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 def retry_after(resp: httpx.Response, now: float) -> float | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from spacecast.download.fetch import Fetcher, MediaUnavailable, RetryPolicy
+from spacecast.backoff import RetryPolicy
+from spacecast.download.fetch import Fetcher, MediaUnavailable
 from spacecast.download.pool import ChunkPool
 from spacecast.download.progress import Progress
 from spacecast.logs import get_logger

@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 
+from spacecast.backoff import RetryPolicy
 from spacecast.download import join, tags, verify
-from spacecast.download.fetch import Fetcher, RetryPolicy
+from spacecast.download.fetch import Fetcher
 from spacecast.download.live import LiveRecorder
 from spacecast.download.output import Joiner
 from spacecast.download.pool import ChunkPool

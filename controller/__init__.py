@@ -1,0 +1,1 @@
+"""`spacecast controller`: watches SpaceCasts and runs one session pod per cast."""

@@ -1,0 +1,221 @@
+"""The session pod a SpaceCast wants: a pure function of the cast, the attempt and the
+controller's settings.
+
+Secrets stay secrets: the destinations and the cookies are projected from their Secrets as
+files (one file per destination, named by its index, so the session's destination indexes are
+the spec's), and the pod spec holds only their names. The session reads every setting from
+`SPACECAST_SESSION_*` variables, rendered from `SessionSettings` so a name cannot drift, and
+validated by that model before any pod exists.
+
+The pod is locked down as the session allows: non-root (the image's uid 10001), no privilege
+escalation, no capabilities, seccomp RuntimeDefault, a read-only root with writable emptyDirs
+for /tmp (X sockets, the runtime dir) and the home (Chromium's profile and NSS database), a
+memory-backed /dev/shm for Chromium, and no service-account token: the session never talks to
+the apiserver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from controller import api
+from controller.settings import ControllerSettings
+from spacecast.session.settings import SessionSettings
+
+SECRETS_DIR = "/var/run/spacecast"
+DESTINATIONS_DIR = f"{SECRETS_DIR}/destinations"
+COOKIES_FILE = f"{SECRETS_DIR}/cookies"
+HOME = "/home/spacecast"
+UID = 10001
+METRICS_PORT_NAME = "metrics"
+# The session flushes the pusher for up to 5 s, then stops its processes (each up to 5 s);
+# the rest is margin for the summary, so SIGKILL never cuts it off.
+TERMINATION_GRACE_S = 30
+MAX_NAME = 253
+
+
+class InvalidCast(ValueError):
+    """The spec cannot become a pod; the message names the field."""
+
+
+def pod_name(cast_name: str, attempt: int) -> str:
+    """`<cast>-<attempt>`; a name too long for that is cut and made unique by a hash."""
+    suffix = f"-{attempt}"
+    if len(cast_name) + len(suffix) <= MAX_NAME:
+        return cast_name + suffix
+    digest = hashlib.sha256(cast_name.encode()).hexdigest()[:8]
+    return f"{cast_name[: MAX_NAME - len(suffix) - 9]}-{digest}{suffix}"
+
+
+def session_settings(spec: api.SpaceCastSpec, settings: ControllerSettings) -> SessionSettings:
+    """The session's settings for this cast, checked by the session's own model."""
+    audio, video = spec.audio, spec.video
+    values: dict[str, Any] = {
+        "space": spec.space,
+        "destinations_file": DESTINATIONS_DIR,
+        "cookies_file": COOKIES_FILE if spec.cookies_secret_ref else None,
+        "width": video.width,
+        "height": video.height,
+        "fps": video.fps,
+        "max_kbps": video.max_kbps,
+        "silence_db": audio.silence_db,
+        "silence_seconds": 1.0 if audio.source == "hls" else audio.rescue_after_seconds,
+        "starved_seconds": 1.0 if audio.source == "hls" else 5.0,
+        "rescue": audio.source != "browser",
+        "metrics_port": settings.session_metrics_port,
+    }
+    if crop := video.crop:
+        values["crop"] = f"{crop.width}x{crop.height}+{crop.x}+{crop.y}"
+    try:
+        return SessionSettings(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidCast(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def session_env(session: SessionSettings, settings: ControllerSettings) -> list[dict[str, str]]:
+    """Every session setting that differs from its default, as an environment variable."""
+    prefix = SessionSettings.model_config.get("env_prefix", "")
+    env = [
+        {"name": f"{prefix}{name.upper()}", "value": _env_value(value)}
+        for name, value in session.model_dump().items()
+        if value != SessionSettings.model_fields[name].default and value is not None
+    ]
+    env += [{"name": k, "value": v} for k, v in sorted(settings.session_env.items())]
+    return env
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _secret_volume(spec: api.SpaceCastSpec) -> dict[str, Any]:
+    sources = [
+        {
+            "secret": {
+                "name": d.secret_ref.name,
+                "items": [{"key": d.secret_ref.key, "path": f"destinations/{i}"}],
+            }
+        }
+        for i, d in enumerate(spec.destinations)
+    ]
+    if ref := spec.cookies_secret_ref:
+        sources.append(
+            {"secret": {"name": ref.name, "items": [{"key": ref.key, "path": "cookies"}]}}
+        )
+    return {"name": "secrets", "projected": {"sources": sources, "defaultMode": 0o440}}
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": METRICS_PORT_NAME},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+        "timeoutSeconds": 2,
+    }
+
+
+def _container(
+    spec: api.SpaceCastSpec, session: SessionSettings, settings: ControllerSettings
+) -> dict[str, Any]:
+    resources = spec.pod.resources
+    return {
+        "name": "session",
+        "image": spec.pod.image or settings.session_image,
+        "args": ["session"],
+        "env": session_env(session, settings),
+        "ports": [{"name": METRICS_PORT_NAME, "containerPort": session.metrics_port}],
+        "resources": {
+            "requests": (resources and resources.requests) or dict(settings.session_requests),
+            "limits": (resources and resources.limits) or dict(settings.session_limits),
+        },
+        # Chromium joins and the encoder starts within about 5 s; 60 s covers a slow node.
+        "startupProbe": _probe("/healthz", 2, 30),
+        "livenessProbe": _probe("/healthz", 10, 3),
+        "readinessProbe": _probe("/readyz", 5, 2),
+        "terminationMessagePolicy": "File",
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True},
+            {"name": "shm", "mountPath": "/dev/shm"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "home", "mountPath": HOME},
+        ],
+    }
+
+
+def desired_pod(cast: dict[str, Any], attempt: int, settings: ControllerSettings) -> dict[str, Any]:
+    """The pod for this attempt of the cast. Raises InvalidCast when the spec cannot run."""
+    meta = cast["metadata"]
+    spec = api.parse_spec(cast)
+    session = session_settings(spec, settings)
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",  # the controller decides about retries, by exit class
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
+        "securityContext": {
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(spec, session, settings)],
+        "volumes": [
+            _secret_volume(spec),
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": settings.shm_size}},
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "home", "emptyDir": {}},
+        ],
+    }
+    if spec.limits.max_duration_seconds:  # the kubelet stops it gracefully: the cast Completes
+        pod_spec["activeDeadlineSeconds"] = spec.limits.max_duration_seconds
+    if spec.pod.node_selector:
+        pod_spec["nodeSelector"] = spec.pod.node_selector
+    if spec.pod.tolerations:
+        pod_spec["tolerations"] = [
+            t.model_dump(by_alias=True, exclude_none=True) for t in spec.pod.tolerations
+        ]
+    if spec.pod.priority_class_name:
+        pod_spec["priorityClassName"] = spec.pod.priority_class_name
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(meta["name"], attempt),
+            "namespace": meta["namespace"],
+            "labels": {
+                "app.kubernetes.io/name": "spacecast-session",
+                "app.kubernetes.io/managed-by": api.MANAGED_BY,
+                api.ATTEMPT_LABEL: str(attempt),
+            },
+            "annotations": {api.SPEC_HASH_ANNOTATION: spec_hash(pod_spec)},
+            "ownerReferences": [
+                {
+                    "apiVersion": api.API_VERSION,
+                    "kind": api.KIND,
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": pod_spec,
+    }
+
+
+def spec_hash(pod_spec: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(pod_spec, sort_keys=True).encode()).hexdigest()[:16]

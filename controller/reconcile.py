@@ -1,0 +1,146 @@
+"""One pass for one SpaceCast: read the caches, decide (`controller/status.py`), then write
+what changed: at most one pod created, stale pods deleted, the status when it differs, an Event
+per transition. Every write goes through the caches (write-through), so the next pass sees it
+even before the watch brings it, and two passes never create two pods: pod names are per
+attempt, so a repeated create meets AlreadyExists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from controller import api, metrics
+from controller.kube import JSON, Kube, KubeError
+from controller.settings import ControllerSettings
+from controller.status import Outcome, decide
+from controller.watch import Reflector
+from spacecast.logs import get_logger
+
+log = get_logger("controller.reconcile")
+CASTS_PATH = f"/apis/{api.GROUP}/{api.VERSION}"
+
+
+def cast_path(namespace: str, name: str = "") -> str:
+    base = f"{CASTS_PATH}/namespaces/{namespace}/{api.PLURAL}"
+    return f"{base}/{name}" if name else base
+
+
+def owner_of(pod: JSON) -> str | None:
+    """The key of the SpaceCast that controls this pod."""
+    meta = pod.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == api.KIND:
+            return f"{meta.get('namespace')}/{ref.get('name')}"
+    return None
+
+
+@dataclass
+class Caches:
+    casts: Reflector
+    pods: Reflector
+    secrets: Reflector
+
+    def pods_of(self, key: str) -> list[JSON]:
+        return [p for p in self.pods.items() if owner_of(p) == key]
+
+    def secrets_in(self, namespace: str) -> dict[str, set[str]]:
+        return {
+            s["metadata"]["name"]: set(s["keys"])
+            for s in self.secrets.items()
+            if s["metadata"]["namespace"] == namespace
+        }
+
+
+class Reconciler:
+    def __init__(self, kube: Kube, caches: Caches, settings: ControllerSettings) -> None:
+        self.kube, self.caches, self.settings = kube, caches, settings
+
+    def __call__(self, key: str) -> float | None:
+        """Reconcile `key`; returns seconds until it wants another pass, or None."""
+        cast = self.caches.casts.get(key)
+        if cast is None or cast["metadata"].get("deletionTimestamp"):
+            return None  # its pods go with it (ownerReference garbage collection)
+        namespace = cast["metadata"]["namespace"]
+        outcome = decide(
+            cast,
+            self.caches.pods_of(key),
+            self.caches.secrets_in(namespace),
+            datetime.now(UTC),
+            self.settings,
+        )
+        self._act(namespace, outcome)
+        self._write_status(cast, outcome)
+        for kind, reason, message in outcome.events:
+            self._event(cast, kind, reason, message)
+        return outcome.step.after
+
+    def _act(self, namespace: str, outcome: Outcome) -> None:
+        pods = f"/api/v1/namespaces/{namespace}/pods"
+        for name in outcome.step.delete:
+            try:
+                self.caches.pods.put(self.kube.request("DELETE", f"{pods}/{name}"))
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+        if outcome.step.create is not None:
+            try:
+                self.caches.pods.put(self.kube.request("POST", pods, body=outcome.step.create))
+                metrics.WRITES.labels("pod").inc()
+            except KubeError as exc:
+                if exc.status != 409:  # AlreadyExists: an earlier pass made it
+                    raise
+
+    def _write_status(self, cast: JSON, outcome: Outcome) -> None:
+        if outcome.status == (cast.get("status") or {}):
+            return
+        meta, old = cast["metadata"], cast.get("status") or {}
+        gone = {k: None for k in old if k not in outcome.status}  # a merge patch deletes by null
+        body: dict[str, Any] = {
+            "metadata": {"resourceVersion": meta["resourceVersion"]},  # no lost update
+            "status": outcome.status | gone,
+        }
+        try:
+            written = self.kube.request(
+                "PATCH",
+                cast_path(meta["namespace"], meta["name"]) + "/status",
+                body=body,
+                content_type="application/merge-patch+json",
+            )
+        except KubeError as exc:
+            if exc.status in (404, 409):  # gone, or changed since read: the next pass redoes it
+                raise Retry from None
+            raise
+        self.caches.casts.put(written)
+        metrics.WRITES.labels("status").inc()
+
+    def _event(self, cast: JSON, kind: str, reason: str, message: str) -> None:
+        meta = cast["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": api.API_VERSION,
+                "kind": api.KIND,
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": api.MANAGED_BY},
+            "reportingComponent": api.MANAGED_BY,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self.kube.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)
+        except KubeError as exc:  # an Event is a courtesy: never a reason to fail the pass
+            log.warning("event not recorded", reason=reason, error=str(exc))
+
+
+class Retry(Exception):
+    """The pass read a stale object; run it again (with the queue's backoff)."""

@@ -1,0 +1,193 @@
+"""The controller process: three watches fill the caches (SpaceCasts, the pods it owns, the
+Secrets' key names), their changes become keys in the work queue, and a few workers reconcile
+them. Health on /healthz (the workers and watches are alive) and /readyz (the caches are
+synced), metrics on /metrics.
+
+Threads, not asyncio: the official client is synchronous, each watch blocks on its socket,
+and a reconcile is a handful of quick calls; a thread per watch and per worker is simple and
+keeps a slow call from stalling the rest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from controller import api, metrics
+from controller.kube import JSON, Kube
+from controller.queue import WorkQueue
+from controller.reconcile import CASTS_PATH, Caches, Reconciler, owner_of
+from controller.settings import ControllerSettings
+from controller.watch import Reflector, secret_keys
+from spacecast.logs import get_logger
+
+log = get_logger("controller")
+POD_SELECTOR = f"app.kubernetes.io/managed-by={api.MANAGED_BY}"
+
+
+def _paths(namespace: str | None) -> tuple[str, str, str]:
+    if namespace:
+        return (
+            f"{CASTS_PATH}/namespaces/{namespace}/{api.PLURAL}",
+            f"/api/v1/namespaces/{namespace}/pods",
+            f"/api/v1/namespaces/{namespace}/secrets",
+        )
+    return f"{CASTS_PATH}/{api.PLURAL}", "/api/v1/pods", "/api/v1/secrets"
+
+
+class Controller:
+    def __init__(self, kube: Kube, settings: ControllerSettings) -> None:
+        self.kube, self.settings = kube, settings
+        self.queue = WorkQueue()
+        self.stop = threading.Event()
+        casts, pods, secrets = _paths(settings.namespace)
+        common: dict[str, Any] = {
+            "timeout_s": settings.watch_timeout_seconds,
+            "inactivity_s": settings.inactivity_timeout_seconds,
+        }
+        self.caches = Caches(
+            casts=Reflector(kube, casts, on_change=self._cast_changed,
+                            on_restart=self._restarted("spacecasts"), **common),
+            pods=Reflector(kube, pods, on_change=self._pod_changed, label_selector=POD_SELECTOR,
+                           on_restart=self._restarted("pods"), **common),
+            secrets=Reflector(kube, secrets, on_change=self._secret_changed, keep=secret_keys,
+                              on_restart=self._restarted("secrets"), **common),
+        )  # fmt: skip
+        self.reconcile = Reconciler(kube, self.caches, settings)
+        self.threads: list[threading.Thread] = []
+        self.server: ThreadingHTTPServer | None = None
+        self.heartbeats: dict[str, float] = {}
+
+    # Events to keys.
+    def _cast_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        if new is not None and old is not None and _same_but_status(old, new):
+            return  # our own status write coming back: nothing to do
+        self.queue.add(key)
+
+    def _pod_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        if owner := owner_of(new or old or {}):
+            self.queue.add(owner)
+
+    def _secret_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        namespace, name = key.split("/", 1)
+        for cast in self.caches.casts.items():
+            if cast["metadata"]["namespace"] == namespace and name in _secret_names(cast):
+                self.queue.add(f"{namespace}/{cast['metadata']['name']}")
+
+    def _restarted(self, resource: str) -> Any:
+        return lambda reason: metrics.WATCH_RESTARTS.labels(resource, reason).inc()
+
+    # Running.
+    def start(self) -> None:
+        for name, reflector in vars(self.caches).items():
+            self._thread(f"watch-{name}", reflector.run)
+        for i in range(self.settings.workers):
+            self._thread(f"worker-{i}", self._work, f"worker-{i}")
+        self._thread("resync", self._resync)
+
+    def _thread(self, name: str, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def synced(self) -> bool:
+        return all(r.synced.is_set() for r in vars(self.caches).values())
+
+    def _work(self, name: str) -> None:
+        while not self.stop.is_set():
+            self.heartbeats[name] = time.monotonic()
+            if not self.synced():  # decide on complete caches only
+                self.stop.wait(0.05)
+                continue
+            key = self.queue.get(timeout=1.0)
+            if key is None:
+                continue
+            started = time.monotonic()
+            try:
+                after = self.reconcile(key)
+            except Exception as exc:
+                delay = self.queue.done(key, error=True)
+                metrics.RECONCILES.labels("error").inc()
+                log.warning("reconcile failed", key=key, error=str(exc)[:300], retry_s=delay)
+            else:
+                self.queue.done(key, requeue_after=after)
+                metrics.RECONCILES.labels("ok").inc()
+            finally:
+                metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
+                metrics.QUEUE_DEPTH.set(self.queue.depth())
+
+    def _resync(self) -> None:
+        """Every cast, now and then: a timer the watches cannot miss (drift, a lost event)."""
+        while not self.stop.wait(self.settings.resync_seconds):
+            for cast in self.caches.casts.items():
+                meta = cast["metadata"]
+                self.queue.add(f"{meta['namespace']}/{meta['name']}")
+            phases = Counter((c.get("status") or {}).get("phase", "Pending")
+                             for c in self.caches.casts.items())  # fmt: skip
+            for phase in ("Pending", "Starting", "Live", "Suspended", "Completed", "Failed"):
+                metrics.CASTS.labels(phase).set(phases.get(phase, 0))
+
+    def alive(self) -> bool:
+        now = time.monotonic()
+        workers_ok = all(now - t < 30 for t in self.heartbeats.values())
+        return workers_ok and all(t.is_alive() for t in self.threads)
+
+    def serve(self) -> int:
+        controller = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
+                elif self.path == "/healthz":
+                    ok = controller.alive()
+                    self._answer(200 if ok else 503, b"ok\n" if ok else b"stalled\n")
+                elif self.path == "/readyz":
+                    ok = controller.synced()
+                    self._answer(200 if ok else 503, b"ok\n" if ok else b"syncing\n")
+                else:
+                    self._answer(404, b"not found\n")
+
+            def _answer(self, code: int, body: bytes, kind: str = "text/plain") -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(
+            (self.settings.metrics_bind, self.settings.metrics_port), Handler
+        )
+        self._thread("http", self.server.serve_forever)
+        return int(self.server.server_address[1])
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.queue.close()
+        for reflector in vars(self.caches).values():
+            reflector.stop.set()
+        if self.server:
+            self.server.shutdown()
+
+
+def _same_but_status(old: JSON, new: JSON) -> bool:
+    return (
+        old.get("spec") == new.get("spec")
+        and old["metadata"].get("generation") == new["metadata"].get("generation")
+        and (old["metadata"].get("deletionTimestamp") == new["metadata"].get("deletionTimestamp"))
+    )
+
+
+def _secret_names(cast: JSON) -> set[str]:
+    spec = cast.get("spec") or {}
+    names = {d.get("secretRef", {}).get("name") for d in spec.get("destinations") or []}
+    names.add((spec.get("cookiesSecretRef") or {}).get("name"))
+    return {n for n in names if n}

@@ -1,0 +1,72 @@
+"""What the controller is told, as flags (`--namespace`) or environment
+(`SPACECAST_CONTROLLER_NAMESPACE`). Each timing says where its default comes from."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from spacecast.settings import ENV_PREFIX, SpacecastSettings
+
+
+class ControllerSettings(SpacecastSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX + "CONTROLLER_", extra="ignore")
+
+    kubeconfig: str | None = Field(
+        None, description="Kubeconfig file (default: in-cluster, else KUBECONFIG)."
+    )
+    namespace: str | None = Field(
+        None, description="Watch only this namespace (default: every namespace)."
+    )
+
+    # The session pods.
+    session_image: str = Field(
+        "ghcr.io/spacecast/session:0.1.0", description="The session image, unless a cast names one."
+    )
+    session_requests: dict[str, str] = Field(
+        {"cpu": "600m", "memory": "1Gi"},
+        description="Session requests: bench/session.py measures 0.51 cores and 693 MiB PSS.",
+    )
+    session_limits: dict[str, str] = Field(
+        {"memory": "2Gi"}, description="Session limits (no CPU limit: throttling drops frames)."
+    )
+    shm_size: str = Field("1Gi", description="Size of the memory-backed /dev/shm (Chromium).")
+    session_metrics_port: int = Field(9090, ge=1, le=65535, description="The session's port.")
+    session_env: dict[str, str] = Field(
+        {}, description="More SPACECAST_* variables for every session (e.g. X's addresses)."
+    )
+
+    # Lifecycle.
+    restart_backoff_seconds: float = Field(
+        10.0, gt=0, description="First delay before a new pod after a transient failure."
+    )
+    restart_backoff_max_seconds: float = Field(
+        300.0, gt=0, description="Cap of that delay, which doubles with each restart."
+    )
+
+    # Watching and the queue.
+    workers: int = Field(4, ge=1, le=64, description="Concurrent reconciles.")
+    watch_timeout_seconds: int = Field(
+        300,
+        ge=10,
+        description="Server-side timeout of each watch; client-go spreads 5-10 min likewise.",
+    )
+    inactivity_timeout_seconds: float = Field(
+        75.0,
+        gt=0,
+        description="A watch silent this long is dropped and reopened: bookmarks come about "
+        "every 60 s, so only a dead stream stays silent longer.",
+    )
+    resync_seconds: float = Field(
+        600.0, gt=0, description="Every cast is reconciled at least this often."
+    )
+    metrics_bind: str = Field("0.0.0.0", description="Address of /metrics, /healthz, /readyz.")
+    metrics_port: int = Field(8080, ge=0, le=65535, description="Port of the same.")
+
+    @field_validator("session_env")
+    @classmethod
+    def _only_spacecast_variables(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in env if not k.startswith(ENV_PREFIX)]
+        if bad:
+            raise ValueError(f"only {ENV_PREFIX}* variables: {', '.join(sorted(bad))}")
+        return env

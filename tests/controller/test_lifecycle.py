@@ -1,0 +1,134 @@
+"""A SpaceCast's life on a real control plane: the scheduler places its pod on a kwok node,
+kwok makes it Running and Ready, and the test plays the kubelet's part at the end by writing
+the pod's exit (code and termination message) as the kubelet would."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from controller.kube import Kube
+from devcluster import binaries
+from devcluster.cluster import ControlPlane
+from spacecast.contract import Summary
+from tests.wait import wait_for
+
+from .conftest import (
+    StartController,
+    finish_pod,
+    get_cast,
+    make_cast,
+    make_secret,
+    pods_of,
+    wait_phase,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.control_plane(full=True)]
+INGEST = {"url": "rtmp://ingest.example/app/SECRETKEY"}
+
+
+def one_pod(kube: Kube, ns: str, cast: str, name: str) -> dict:  # type: ignore[type-arg]
+    def found() -> dict | None:  # type: ignore[type-arg]
+        live = [p for p in pods_of(kube, ns, cast) if p["metadata"]["name"] == name]
+        return live[0] if live else None
+
+    return wait_for(f"pod {name}", found, 30)  # type: ignore[no-any-return]
+
+
+def events(kube: Kube, ns: str) -> list[str]:
+    return [e["reason"] for e in kube.request("GET", f"/api/v1/namespaces/{ns}/events")["items"]]
+
+
+def test_live_then_transient_restarts_then_failed(
+    kube: Kube, k8s_namespace: str, controller: StartController, control_plane: ControlPlane
+) -> None:
+    ns = k8s_namespace
+    make_secret(kube, ns, "ingest", INGEST)
+    controller(restart_backoff_seconds=0.5)
+    make_cast(kube, ns, "talk", limits={"maxRestarts": 1})
+    cast = wait_phase(kube, ns, "talk", "Live")
+    assert cast["status"]["podName"] == "talk-0" and cast["status"]["observedGeneration"] == 1
+    kubectl = str(binaries.locate().path("kubectl"))
+    waited = subprocess.run(
+        [kubectl, "wait", "--for=condition=Ready", "scast/talk", "-n", ns, "--timeout=10s"],
+        env={"KUBECONFIG": str(control_plane.kubeconfig)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert waited.returncode == 0, waited.stderr
+
+    lost = Summary("1AudioSpace01", "failed", 31, message="every destination is down").line()
+    finish_pod(kube, one_pod(kube, ns, "talk", "talk-0"), 31, lost)
+    one_pod(kube, ns, "talk", "talk-1")
+    cast = wait_phase(kube, ns, "talk", "Live")
+    assert cast["status"]["restarts"] == 1 and cast["status"]["lastExitCode"] == 31
+
+    finish_pod(kube, one_pod(kube, ns, "talk", "talk-1"), 33)
+    cast = wait_phase(kube, ns, "talk", "Failed")
+    assert cast["status"]["lastExitCode"] == 33 and "after 1 restarts" in cast["status"]["message"]
+    assert {p["metadata"]["name"] for p in pods_of(kube, ns, "talk")} <= {"talk-0", "talk-1"}
+    assert {"PodCreated", "Live", "Restarting", "Failed"} <= set(events(kube, ns))
+
+
+@pytest.mark.parametrize(("code", "phase"), [(0, "Completed"), (30, "Failed")])
+def test_success_and_permanent_exits_are_final(
+    kube: Kube, k8s_namespace: str, controller: StartController, code: int, phase: str
+) -> None:
+    ns = k8s_namespace
+    make_secret(kube, ns, "ingest", INGEST)
+    controller(restart_backoff_seconds=0.5)
+    make_cast(kube, ns, "talk")
+    wait_phase(kube, ns, "talk", "Live")
+    summary = Summary("1AudioSpace01", "space_ended" if code == 0 else "failed", code,
+                      audio_source="rescue").line()  # fmt: skip
+    finish_pod(kube, one_pod(kube, ns, "talk", "talk-0"), code, summary)
+    cast = wait_phase(kube, ns, "talk", phase)
+    assert cast["status"]["lastExitCode"] == code and cast["status"]["audioSource"] == "rescue"
+    assert [p["metadata"]["name"] for p in pods_of(kube, ns, "talk")] == ["talk-0"]
+
+
+def test_a_late_secret_starts_the_cast(
+    kube: Kube, k8s_namespace: str, controller: StartController
+) -> None:
+    ns = k8s_namespace
+    controller()
+    make_cast(kube, ns, "talk")
+    cast = wait_phase(kube, ns, "talk", "Pending")
+    wait_for(
+        "the reason", lambda: "ingest/url" in get_cast(kube, ns, "talk")["status"]["message"], 10
+    )
+    assert pods_of(kube, ns, "talk") == []
+    assert "SECRETKEY" not in str(cast)
+    make_secret(kube, ns, "ingest", INGEST)
+    wait_phase(kube, ns, "talk", "Live")
+
+
+def test_pod_deleted_is_recreated_and_cast_deleted_takes_its_pod(
+    kube: Kube, k8s_namespace: str, controller: StartController
+) -> None:
+    ns = k8s_namespace
+    make_secret(kube, ns, "ingest", INGEST)
+    controller()
+    make_cast(kube, ns, "talk")
+    wait_phase(kube, ns, "talk", "Live")
+    kube.request("DELETE", f"/api/v1/namespaces/{ns}/pods/talk-0", {"gracePeriodSeconds": 0})
+    one_pod(kube, ns, "talk", "talk-1")
+    cast = wait_phase(kube, ns, "talk", "Live")
+    assert cast["status"]["restarts"] == 1
+    kube.request("DELETE", f"/apis/spacecast.dev/v1alpha1/namespaces/{ns}/spacecasts/talk")
+    wait_for("the pod garbage-collected", lambda: pods_of(kube, ns, "talk") == [], 60)
+
+
+def test_suspend_and_resume(kube: Kube, k8s_namespace: str, controller: StartController) -> None:
+    ns = k8s_namespace
+    make_secret(kube, ns, "ingest", INGEST)
+    controller()
+    make_cast(kube, ns, "talk")
+    wait_phase(kube, ns, "talk", "Live")
+    path = f"/apis/spacecast.dev/v1alpha1/namespaces/{ns}/spacecasts/talk"
+    patch = "application/merge-patch+json"
+    kube.request("PATCH", path, body={"spec": {"suspend": True}}, content_type=patch)
+    wait_phase(kube, ns, "talk", "Suspended")
+    wait_for("the pod gone", lambda: pods_of(kube, ns, "talk") == [], 30)
+    kube.request("PATCH", path, body={"spec": {"suspend": False}}, content_type=patch)
+    cast = wait_phase(kube, ns, "talk", "Live")
+    assert cast["status"]["podName"] == "talk-1" and cast["status"]["restarts"] == 0

@@ -1,0 +1,176 @@
+"""decide(): from a cast, its pods and its Secrets to a status and one step (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from controller import status as st
+from controller.settings import ControllerSettings
+from spacecast.contract import EXITS, ExitClass, ExitCode, Summary
+
+from .test_pod import cast
+
+NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
+SETTINGS = ControllerSettings(session_image="s:t", restart_backoff_seconds=10)
+SECRETS = {"ingest": {"url"}}
+
+
+def decide(c: dict[str, Any], pods: list[dict[str, Any]], at: datetime = NOW,
+           secrets: dict[str, set[str]] | None = None) -> st.Outcome:  # fmt: skip
+    return st.decide(c, pods, SECRETS if secrets is None else secrets, at, SETTINGS)
+
+
+def with_status(c: dict[str, Any], outcome: st.Outcome) -> dict[str, Any]:
+    return c | {"status": outcome.status}
+
+
+def running(p: dict[str, Any], ready: bool) -> dict[str, Any]:
+    conditions = [{"type": "PodScheduled", "status": "True"},
+                  {"type": "Ready", "status": "True" if ready else "False"}]  # fmt: skip
+    return p | {"status": {"phase": "Running", "conditions": conditions}}
+
+
+def exited(p: dict[str, Any], code: int, at: datetime = NOW, **summary: Any) -> dict[str, Any]:
+    line = Summary("1AudioSpace01", "failed" if code else "space_ended", code, **summary).line()
+    term = {"exitCode": code, "message": line, "finishedAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return p | {"status": {"phase": "Succeeded" if code == 0 else "Failed",
+                           "containerStatuses": [{"name": "session",
+                                                  "state": {"terminated": term}}]}}  # fmt: skip
+
+
+def conditions(outcome: st.Outcome) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in outcome.status["conditions"]}
+
+
+def first_pod() -> tuple[dict[str, Any], dict[str, Any]]:
+    c = cast()
+    out = decide(c, [])
+    assert out.step.create is not None
+    return with_status(c, out), out.step.create
+
+
+def test_first_sight_creates_the_pod_and_says_not_ready() -> None:
+    out = decide(cast(), [])
+    assert out.step.create is not None and out.step.create["metadata"]["name"] == "talk-0"
+    assert out.status["phase"] == "Pending" and out.status["observedGeneration"] == 1
+    assert conditions(out) == {"Ready": "False", "Reconciling": "True", "Stalled": "False"}
+    assert [e[1] for e in out.events] == ["PodCreated"]
+
+
+def test_ready_pod_is_live_and_a_repeat_changes_nothing() -> None:
+    c, p = first_pod()
+    live = decide(c, [running(p, ready=True)])
+    assert live.status["phase"] == "Live" and conditions(live)["Ready"] == "True"
+    assert live.step == st.Step() and [e[1] for e in live.events] == ["Live"]
+    again = decide(with_status(c, live), [running(p, ready=True)], NOW + timedelta(minutes=5))
+    assert again.status == live.status and again.events == []  # no write, no event
+
+
+def test_a_pod_is_created_once_whatever_repeats() -> None:
+    """The pass after the create sees its own pod (write-through) or, after a crash, the
+    status naming it: never a second pod."""
+    c, p = first_pod()
+    assert decide(c, [p]).step.create is None
+
+
+@pytest.mark.parametrize("code", list(ExitCode))
+def test_every_exit_code_has_its_handling(code: ExitCode) -> None:
+    c, p = first_pod()
+    out = decide(c, [exited(p, int(code))], NOW + timedelta(seconds=1))
+    klass = EXITS[code].klass
+    expected = {ExitClass.SUCCESS: "Completed", ExitClass.PERMANENT: "Failed",
+                ExitClass.TRANSIENT: "Starting"}[klass]  # fmt: skip
+    assert out.status["phase"] == expected
+    assert out.status["lastExitCode"] == int(code)
+    if klass is ExitClass.TRANSIENT:  # a new pod, after the backoff
+        assert out.step.after is not None and 8 <= out.step.after <= 10
+        assert [e[1] for e in out.events] == ["Restarting"]
+        late = decide(c, [exited(p, int(code))], NOW + timedelta(seconds=11))
+        assert [e[1] for e in late.events] == ["Restarting", "PodCreated"]
+
+
+def test_transient_failures_back_off_then_give_up() -> None:
+    c, p = first_pod()
+    for failures in range(1, 6 + 1):
+        ended = exited(p, 31)
+        wait = decide(c, [ended], NOW)
+        if failures > 5:  # maxRestarts defaults to 5
+            assert wait.status["phase"] == "Failed" and wait.status["restarts"] == 5
+            assert conditions(wait)["Stalled"] == "True"
+            return
+        assert wait.step.after is not None
+        assert wait.step.after == pytest.approx(10 * 2 ** (failures - 1))
+        later = decide(c, [ended], NOW + timedelta(seconds=wait.step.after + 1))
+        assert later.step.create is not None
+        p = later.step.create
+        assert p["metadata"]["name"] == f"talk-{failures}"
+        assert p["metadata"]["annotations"][st.FAILURES_ANNOTATION] == str(failures)
+        c = with_status(c, later)
+    raise AssertionError("never gave up")
+
+
+def test_what_the_kubelet_reports_instead_of_an_exit() -> None:
+    c, p = first_pod()
+    oom = exited(p, 137)
+    oom["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] = "OOMKilled"
+    assert decide(c, [oom]).status["lastExitReason"] == "OOMKilled"
+    evicted = p | {"status": {"phase": "Failed", "reason": "Evicted"}}
+    assert decide(c, [evicted]).status["phase"] == "Starting"
+    deadline = p | {"status": {"phase": "Failed", "reason": "DeadlineExceeded"}}
+    assert decide(c, [deadline]).status["phase"] == "Completed"
+
+
+def test_a_lost_pod_is_replaced_and_counted() -> None:
+    c, p = first_pod()
+    live = with_status(c, decide(c, [running(p, ready=True)]))
+    out = decide(live, [])
+    assert out.step.create is not None and out.step.create["metadata"]["name"] == "talk-1"
+    assert out.status["restarts"] == 1
+
+
+def test_a_missing_secret_waits_without_a_pod() -> None:
+    out = decide(cast(), [], secrets={"ingest": {"other"}})
+    assert out.step == st.Step() and out.status["phase"] == "Pending"
+    assert "ingest/url" in out.status["message"] and conditions(out)["Stalled"] == "False"
+
+
+def test_suspend_stops_the_pod_and_resume_starts_the_next() -> None:
+    c, p = first_pod()
+    c["spec"]["suspend"] = True
+    out = decide(c, [running(p, ready=True)])
+    assert out.status["phase"] == "Suspended" and out.step.delete == ("talk-0",)
+    c["spec"]["suspend"] = False
+    resumed = decide(with_status(c, out), [])
+    assert resumed.step.create is not None and resumed.step.create["metadata"]["name"] == "talk-1"
+    assert resumed.status["restarts"] == 0
+
+
+def test_a_spec_change_replaces_the_pod_without_counting_a_failure() -> None:
+    c, p = first_pod()
+    live = with_status(c, decide(c, [running(p, ready=True)]))
+    live["spec"]["video"] = {"fps": 25}
+    live["metadata"]["generation"] = 2
+    out = decide(live, [running(p, ready=True)])
+    assert out.step.delete == ("talk-0",) and out.status["observedGeneration"] == 2
+    after = decide(with_status(live, out), [])
+    assert after.step.create is not None and after.status["restarts"] == 0
+
+
+def test_terminal_is_terminal_until_the_spec_changes() -> None:
+    c, p = first_pod()
+    done = with_status(c, decide(c, [exited(p, 0)]))
+    assert done["status"]["phase"] == "Completed"
+    assert decide(done, []).step == st.Step() and decide(done, []).status == done["status"]
+    done["metadata"]["generation"] = 2
+    assert decide(done, [exited(p, 0)]).step.create is not None
+
+
+def test_conditions_keep_their_transition_time() -> None:
+    c, p = first_pod()
+    live = with_status(c, decide(c, [running(p, ready=True)]))
+    later = decide(live, [running(p, ready=True)], NOW + timedelta(hours=1))
+    times = {x["type"]: x["lastTransitionTime"] for x in later.status["conditions"]}
+    assert times["Ready"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
