@@ -7,6 +7,9 @@ attempt, so a repeated create meets AlreadyExists.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +28,23 @@ CASTS_PATH = f"/apis/{api.GROUP}/{api.VERSION}"
 def cast_path(namespace: str, name: str = "") -> str:
     base = f"{CASTS_PATH}/namespaces/{namespace}/{api.PLURAL}"
     return f"{base}/{name}" if name else base
+
+
+def is_active(pod: JSON) -> bool:
+    """A pod that holds a session slot: not ended, not being deleted."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase not in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp")
+
+
+def ready_reason(cast: JSON) -> str | None:
+    conditions = (cast.get("status") or {}).get("conditions") or []
+    return next((c.get("reason") for c in conditions if c.get("type") == "Ready"), None)
+
+
+def _age(cast: JSON) -> tuple[str, str]:
+    """Oldest first: creationTimestamp has one-second steps, so ties go by name."""
+    meta = cast["metadata"]
+    return (str(meta.get("creationTimestamp", "")), f"{meta['namespace']}/{meta['name']}")
 
 
 def owner_of(pod: JSON) -> str | None:
@@ -53,9 +73,47 @@ class Caches:
         }
 
 
+class NotLeading(Exception):
+    """The Lease was lost during the pass: write nothing more."""
+
+
 class Reconciler:
-    def __init__(self, kube: Kube, caches: Caches, settings: ControllerSettings) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        caches: Caches,
+        settings: ControllerSettings,
+        may_write: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.kube, self.caches, self.settings = kube, caches, settings
+        self.may_write = may_write
+        self.slots: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if settings.max_sessions else contextlib.nullcontext()
+        )
+
+    def _may_start(self, key: str) -> bool:
+        """Whether `key` may have a new pod: a slot is free beyond those owed to the casts that
+        have waited longer (refused before, and created earlier)."""
+        limit = self.settings.max_sessions
+        if limit is None:
+            return True
+        active = {owner_of(p) for p in self.caches.pods.items() if is_active(p)}
+        if key in active:
+            return True
+        this = self.caches.casts.get(key)
+        if this is None:
+            return False
+        older_waiting = [
+            c for c in self.caches.casts.items()
+            if ready_reason(c) == "WaitingForCapacity" and _age(c) < _age(this)
+        ]  # fmt: skip
+        return limit - len(active) > len(older_waiting)
+
+    def _write(self, method: str, path: str, **kwargs: Any) -> JSON:
+        """Every write of a pass goes here: none once the Lease is lost."""
+        if not self.may_write():
+            raise NotLeading
+        return self.kube.request(method, path, **kwargs)
 
     def __call__(self, key: str) -> float | None:
         """Reconcile `key`; returns seconds until it wants another pass, or None."""
@@ -63,14 +121,16 @@ class Reconciler:
         if cast is None or cast["metadata"].get("deletionTimestamp"):
             return None  # its pods go with it (ownerReference garbage collection)
         namespace = cast["metadata"]["namespace"]
-        outcome = decide(
-            cast,
-            self.caches.pods_of(key),
-            self.caches.secrets_in(namespace),
-            datetime.now(UTC),
-            self.settings,
-        )
-        self._act(namespace, outcome)
+        with self.slots:  # capacity: decide and create as one step (a no-op lock without it)
+            outcome = decide(
+                cast,
+                self.caches.pods_of(key),
+                self.caches.secrets_in(namespace),
+                datetime.now(UTC),
+                self.settings,
+                may_start=self._may_start(key),
+            )
+            self._act(namespace, outcome)
         self._write_status(cast, outcome)
         for kind, reason, message in outcome.events:
             self._event(cast, kind, reason, message)
@@ -80,13 +140,13 @@ class Reconciler:
         pods = f"/api/v1/namespaces/{namespace}/pods"
         for name in outcome.step.delete:
             try:
-                self.caches.pods.put(self.kube.request("DELETE", f"{pods}/{name}"))
+                self.caches.pods.put(self._write("DELETE", f"{pods}/{name}"))
             except KubeError as exc:
                 if exc.status != 404:
                     raise
         if outcome.step.create is not None:
             try:
-                self.caches.pods.put(self.kube.request("POST", pods, body=outcome.step.create))
+                self.caches.pods.put(self._write("POST", pods, body=outcome.step.create))
                 metrics.WRITES.labels("pod").inc()
             except KubeError as exc:
                 if exc.status != 409:  # AlreadyExists: an earlier pass made it
@@ -102,7 +162,7 @@ class Reconciler:
             "status": outcome.status | gone,
         }
         try:
-            written = self.kube.request(
+            written = self._write(
                 "PATCH",
                 cast_path(meta["namespace"], meta["name"]) + "/status",
                 body=body,
@@ -137,7 +197,7 @@ class Reconciler:
             "count": 1,
         }
         try:
-            self.kube.request("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)
+            self._write("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)
         except KubeError as exc:  # an Event is a courtesy: never a reason to fail the pass
             log.warning("event not recorded", reason=reason, error=str(exc))
 

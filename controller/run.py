@@ -20,8 +20,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from controller import api, metrics
 from controller.kube import JSON, Kube
+from controller.leader import LeaderElector
 from controller.queue import WorkQueue
-from controller.reconcile import CASTS_PATH, Caches, Reconciler, owner_of
+from controller.reconcile import (
+    CASTS_PATH,
+    Caches,
+    Reconciler,
+    is_active,
+    owner_of,
+    ready_reason,
+)
 from controller.settings import ControllerSettings
 from controller.watch import Reflector, secret_keys
 from spacecast.logs import get_logger
@@ -58,7 +66,14 @@ class Controller:
             secrets=Reflector(kube, secrets, on_change=self._secret_changed, keep=secret_keys,
                               on_restart=self._restarted("secrets"), **common),
         )  # fmt: skip
-        self.reconcile = Reconciler(kube, self.caches, settings)
+        self.elector = (
+            LeaderElector(kube, settings.lease_namespace, settings.lease_name,
+                          lease_s=settings.lease_seconds,
+                          renew_deadline_s=settings.renew_deadline_seconds,
+                          retry_s=settings.retry_seconds)
+            if settings.leader_elect else None
+        )  # fmt: skip
+        self.reconcile = Reconciler(kube, self.caches, settings, may_write=self.leading)
         self.threads: list[threading.Thread] = []
         self.server: ThreadingHTTPServer | None = None
         self.heartbeats: dict[str, float] = {}
@@ -72,6 +87,12 @@ class Controller:
     def _pod_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
         if owner := owner_of(new or old or {}):
             self.queue.add(owner)
+        freed = old is not None and is_active(old) and (new is None or not is_active(new))
+        if freed and self.settings.max_sessions:  # a slot is free: the waiting casts may start
+            for cast in self.caches.casts.items():
+                if ready_reason(cast) == "WaitingForCapacity":
+                    meta = cast["metadata"]
+                    self.queue.add(f"{meta['namespace']}/{meta['name']}")
 
     def _secret_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
         namespace, name = key.split("/", 1)
@@ -86,6 +107,8 @@ class Controller:
     def start(self) -> None:
         for name, reflector in vars(self.caches).items():
             self._thread(f"watch-{name}", reflector.run)
+        if self.elector:
+            self._thread("leader", self.elector.run)
         for i in range(self.settings.workers):
             self._thread(f"worker-{i}", self._work, f"worker-{i}")
         self._thread("resync", self._resync)
@@ -95,13 +118,16 @@ class Controller:
         thread.start()
         self.threads.append(thread)
 
+    def leading(self) -> bool:
+        return self.elector is None or self.elector.leading.is_set()
+
     def synced(self) -> bool:
         return all(r.synced.is_set() for r in vars(self.caches).values())
 
     def _work(self, name: str) -> None:
         while not self.stop.is_set():
             self.heartbeats[name] = time.monotonic()
-            if not self.synced():  # decide on complete caches only
+            if not self.synced() or not self.leading():  # complete caches, and the Lease
                 self.stop.wait(0.05)
                 continue
             key = self.queue.get(timeout=1.0)
@@ -171,6 +197,8 @@ class Controller:
 
     def shutdown(self) -> None:
         self.stop.set()
+        if self.elector:
+            self.elector.stop.set()
         self.queue.close()
         for reflector in vars(self.caches).values():
             reflector.stop.set()

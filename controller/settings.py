@@ -60,6 +60,20 @@ class ControllerSettings(SpacecastSettings):
     resync_seconds: float = Field(
         600.0, gt=0, description="Every cast is reconciled at least this often."
     )
+    # Leader election (coordination.k8s.io Lease); the durations are client-go's defaults.
+    leader_elect: bool = Field(False, description="Reconcile only while holding the Lease.")
+    lease_namespace: str = Field("default", description="Namespace of the Lease.")
+    lease_name: str = Field("spacecast-controller", description="Name of the Lease.")
+    lease_seconds: float = Field(
+        15.0, gt=0, description="A Lease not renewed this long is free for another replica."
+    )
+    renew_deadline_seconds: float = Field(
+        10.0, gt=0, description="A leader that cannot renew this long stops reconciling."
+    )
+    retry_seconds: float = Field(2.0, gt=0, description="How often to try to acquire or renew.")
+    max_sessions: int | None = Field(
+        None, ge=1, description="Session pods at most; casts beyond wait in Pending, oldest first."
+    )
     metrics_bind: str = Field("0.0.0.0", description="Address of /metrics, /healthz, /readyz.")
     metrics_port: int = Field(8080, ge=0, le=65535, description="Port of the same.")
 

@@ -180,9 +180,30 @@ def decide(
     secrets: dict[str, set[str]],
     now: datetime,
     settings: ControllerSettings,
+    may_start: bool = True,
 ) -> Outcome:
     """The cast's status and next step, from the cast, its pods and its namespace's Secrets
-    (names and keys only)."""
+    (names and keys only). `may_start` is False while every session slot is taken
+    (`max_sessions`): then no new pod, and the cast waits in Pending."""
+    out = _decide(cast, pods, secrets, now, settings)
+    if out.step.create is None or may_start:
+        return out
+    prev, gen = cast.get("status") or {}, int(cast["metadata"].get("generation") or 1)
+    msg = f"waiting for a free session slot ({settings.max_sessions} in use)"
+    status = _status(prev, gen, now, "Pending", "WaitingForCapacity", msg)
+    events = [] if _reason(prev, "Ready") == "WaitingForCapacity" else [
+        ("Normal", "WaitingForCapacity", msg)
+    ]  # fmt: skip
+    return Outcome(status, Step(delete=out.step.delete), events)
+
+
+def _decide(
+    cast: dict[str, Any],
+    pods: list[dict[str, Any]],
+    secrets: dict[str, set[str]],
+    now: datetime,
+    settings: ControllerSettings,
+) -> Outcome:
     prev, gen = cast.get("status") or {}, int(cast["metadata"].get("generation") or 1)
     if prev.get("phase") in TERMINAL and prev.get("observedGeneration") == gen:
         return Outcome(prev)  # done; a spec change (a new generation) runs it again

@@ -135,6 +135,7 @@ in_machine "make test" make test
 wall=$((SECONDS - started))
 say "passed in $wall s ($(IFS=,; echo "${times[*]}"))$($cold && echo ', cold')"
 if $record; then
-  echo "inputs=$hash wall_s=$wall cold=$cold date=$(date -u +%Y-%m-%d) stages=$(IFS=,; echo "${times[*]// /=}")" >"$RECORD"
+  local_stages=(); for t in "${times[@]}"; do name=${t% *}; local_stages+=("${name// /-}=${t##* }"); done
+  echo "inputs=$hash wall_s=$wall cold=$cold date=$(date -u +%Y-%m-%d) stages=$(IFS=,; echo "${local_stages[*]}")" >"$RECORD"
   say "recorded in ${RECORD#"$REPO"/}: commit it"
 fi

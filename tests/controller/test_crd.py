@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from controller import crd
 from controller.kube import Kube, KubeError
@@ -101,3 +102,11 @@ def test_status_is_a_subresource(kube: Kube, k8s_namespace: str) -> None:
     created = kube.request("POST", cast_path(k8s_namespace),
                            body=cast_manifest("sub") | {"status": {"phase": "Live"}})  # fmt: skip
     assert "status" not in created  # ignored on the main resource
+
+
+def test_the_example_is_accepted(kube: Kube, k8s_namespace: str) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples/spacecast.yaml"
+    for doc in yaml.safe_load_all(example.read_text()):
+        if doc["kind"] == "SpaceCast":
+            created = kube.request("POST", cast_path(k8s_namespace), body=doc)
+            assert created["spec"]["destinations"][0]["secretRef"]["name"] == "periscope-ingest"

@@ -5,6 +5,7 @@ the pod's exit (code and termination message) as the kubelet would."""
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -20,6 +21,7 @@ from .conftest import (
     get_cast,
     make_cast,
     make_secret,
+    phase_of,
     pods_of,
     wait_phase,
 )
@@ -132,3 +134,55 @@ def test_suspend_and_resume(kube: Kube, k8s_namespace: str, controller: StartCon
     kube.request("PATCH", path, body={"spec": {"suspend": False}}, content_type=patch)
     cast = wait_phase(kube, ns, "talk", "Live")
     assert cast["status"]["podName"] == "talk-1" and cast["status"]["restarts"] == 0
+
+
+def test_capacity_queues_the_rest_oldest_first(
+    kube: Kube, k8s_namespace: str, controller: StartController
+) -> None:
+    """Oldest by creationTimestamp, which has one-second steps: ties go by name, so these
+    names sort in the order they are created."""
+    ns = k8s_namespace
+    make_secret(kube, ns, "ingest", INGEST)
+    controller(max_sessions=2)
+    for name in ("cast-1", "cast-2", "cast-3", "cast-4"):
+        make_cast(kube, ns, name)
+    wait_phase(kube, ns, "cast-1", "Live")
+    wait_phase(kube, ns, "cast-2", "Live")
+    for name in ("cast-3", "cast-4"):
+        wait_phase(kube, ns, name, "Pending")
+        message = get_cast(kube, ns, name)["status"]["message"]
+        assert "free session slot" in message, message
+        assert pods_of(kube, ns, name) == []
+    finish_pod(kube, one_pod(kube, ns, "cast-1", "cast-1-0"), 0)  # a slot frees: the oldest
+    wait_phase(kube, ns, "cast-3", "Live")
+    assert phase_of(kube, ns, "cast-4") == "Pending"
+
+
+def test_two_replicas_one_leader_then_failover(
+    kube: Kube, k8s_namespace: str, controller: StartController
+) -> None:
+    ns = k8s_namespace
+    make_secret(kube, ns, "ingest", INGEST)
+    lease = {"leader_elect": True, "lease_namespace": ns, "lease_seconds": 3,
+             "renew_deadline_seconds": 2, "retry_seconds": 0.3}  # fmt: skip
+    a, b = controller(**lease), controller(**lease)
+    wait_for("a leader", lambda: a.leading() or b.leading(), 10)
+    leader, standby = (a, b) if a.leading() else (b, a)
+    assert not standby.leading()
+    make_cast(kube, ns, "one")
+    wait_phase(kube, ns, "one", "Live")
+    assert [p["metadata"]["name"] for p in pods_of(kube, ns, "one")] == ["one-0"]
+
+    assert leader.elector is not None
+    leader.elector.stop.set()  # dies without handing the Lease back: the standby must wait
+    leader.elector.leading.clear()
+    lost_at = time.monotonic()
+    wait_for("the standby leading", standby.leading, 10)
+    took = time.monotonic() - lost_at
+    assert 2.5 <= took <= 3 + 0.3 + 1.5, took  # the lease duration plus a retry, and margin
+    make_cast(kube, ns, "two")
+    wait_phase(kube, ns, "two", "Live")
+    lease_obj = kube.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/"
+                             "spacecast-controller")  # fmt: skip
+    assert lease_obj["spec"]["holderIdentity"] == standby.elector.identity  # type: ignore[union-attr]
+    assert lease_obj["spec"]["leaseTransitions"] == 1
