@@ -78,11 +78,11 @@ class Kube:
         query: dict[str, Any] | None = None,
         body: Any = None,
         content_type: str | None = None,
+        timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> JSON:
         """One call; raises KubeError unless the answer is 2xx."""
-        resp = self._send(
-            method, path, query, body, content_type, (CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S)
-        )
+        connect = min(CONNECT_TIMEOUT_S, timeout_s)
+        resp = self._send(method, path, query, body, content_type, (connect, timeout_s))
         data = resp.read()
         if not 200 <= resp.status < 300:
             raise _error(resp.status, data)

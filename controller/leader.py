@@ -58,18 +58,21 @@ class LeaderElector:
         self._seen: tuple[Any, ...] | None = None  # the record as last observed
         self._seen_at = 0.0
         self._renewed_at = 0.0
+        # A call may not outlast the renew deadline: a slow apiserver must not keep us leading.
+        self._call_s = max(0.5, renew_deadline_s / 3)
 
     def run(self) -> None:
         """Try to lead, then keep leading, until `stop`; never raises."""
         while not self.stop.is_set():
+            began = self.clock()
             try:
                 got = self._try()
-            except KubeError as exc:
+            except Exception as exc:  # a failed call, or anything: never leave `leading` stale
                 got = False
                 log.warning("lease call failed", lease=self.name, error=str(exc)[:200])
             now = self.clock()
             if got:
-                self._renewed_at = now
+                self._renewed_at = began  # the Lease's clock started when we sent the renewal
                 if not self.leading.is_set():
                     log.info("leading", identity=self.identity)
                     self.leading.set()
@@ -81,6 +84,11 @@ class LeaderElector:
             self.leading.clear()
             self._release()
 
+    def may_write(self) -> bool:
+        """Leading, and renewed recently enough that nobody else can have taken over: checked
+        before every write, so a leader stuck in a slow call stops in time on its own."""
+        return self.leading.is_set() and self.clock() - self._renewed_at < self.renew_deadline_s
+
     def _record(self, lease: dict[str, Any]) -> tuple[Any, ...]:
         spec = lease.get("spec") or {}
         return (spec.get("holderIdentity"), spec.get("renewTime"), spec.get("leaseTransitions"))
@@ -88,7 +96,7 @@ class LeaderElector:
     def _try(self) -> bool:
         """One attempt to acquire or renew; True when we hold the Lease after it."""
         try:
-            lease = self.kube.request("GET", self.path)
+            lease = self.kube.request("GET", self.path, timeout_s=self._call_s)
         except KubeError as exc:
             if exc.status != 404:
                 raise
@@ -108,7 +116,7 @@ class LeaderElector:
                  "leaseDurationSeconds": int(self.lease_s)}  # fmt: skip
         body = {**lease, "spec": spec}
         try:
-            updated = self.kube.request("PUT", self.path, body=body)
+            updated = self.kube.request("PUT", self.path, body=body, timeout_s=self._call_s)
         except KubeError as exc:
             if exc.status == 409:  # someone else wrote it first
                 return False
@@ -126,7 +134,9 @@ class LeaderElector:
                      "acquireTime": now, "renewTime": now, "leaseTransitions": 0},
         }  # fmt: skip
         try:
-            created = self.kube.request("POST", self.path.rsplit("/", 1)[0], body=body)
+            created = self.kube.request(
+                "POST", self.path.rsplit("/", 1)[0], body=body, timeout_s=self._call_s
+            )
         except KubeError as exc:
             if exc.status == 409:
                 return False
@@ -137,7 +147,7 @@ class LeaderElector:
     def _release(self) -> None:
         """Hand the Lease back on a clean stop, so a successor need not wait for expiry."""
         try:
-            lease = self.kube.request("GET", self.path)
+            lease = self.kube.request("GET", self.path, timeout_s=self._call_s)
             if (lease.get("spec") or {}).get("holderIdentity") != self.identity:
                 return
             lease["spec"] |= {"holderIdentity": "", "leaseDurationSeconds": 1}

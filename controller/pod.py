@@ -38,6 +38,17 @@ TERMINATION_GRACE_S = 30
 MAX_NAME = 253
 
 
+class _FromSpec(SessionSettings):
+    """SessionSettings from the spec alone: the controller's own environment must not leak
+    into every pod (nor change every pod's hash)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: Any, init_settings: Any, *_: Any, **__: Any
+    ) -> Any:
+        return (init_settings,)
+
+
 class InvalidCast(ValueError):
     """The spec cannot become a pod; the message names the field."""
 
@@ -71,7 +82,7 @@ def session_settings(spec: api.SpaceCastSpec, settings: ControllerSettings) -> S
     if crop := video.crop:
         values["crop"] = f"{crop.width}x{crop.height}+{crop.x}+{crop.y}"
     try:
-        return SessionSettings(**{k: v for k, v in values.items() if v is not None})
+        return _FromSpec(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InvalidCast(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
@@ -155,8 +166,13 @@ def _container(
     }
 
 
-def desired_pod(cast: dict[str, Any], attempt: int, settings: ControllerSettings) -> dict[str, Any]:
-    """The pod for this attempt of the cast. Raises InvalidCast when the spec cannot run."""
+def desired_pod(
+    cast: dict[str, Any], attempt: int, settings: ControllerSettings, deadline_s: int | None = None
+) -> dict[str, Any]:
+    """The pod for this attempt of the cast. Raises InvalidCast when the spec cannot run.
+    `deadline_s`: what is left of the cast's maximum duration; the kubelet stops the pod
+    gracefully then (its SIGTERM; the cast Completes). Left out of the spec's hash, so the
+    time going by never looks like a spec change."""
     meta = cast["metadata"]
     spec = api.parse_spec(cast)
     session = session_settings(spec, settings)
@@ -180,8 +196,6 @@ def desired_pod(cast: dict[str, Any], attempt: int, settings: ControllerSettings
             {"name": "home", "emptyDir": {}},
         ],
     }
-    if spec.limits.max_duration_seconds:  # the kubelet stops it gracefully: the cast Completes
-        pod_spec["activeDeadlineSeconds"] = spec.limits.max_duration_seconds
     if spec.pod.node_selector:
         pod_spec["nodeSelector"] = spec.pod.node_selector
     if spec.pod.tolerations:
@@ -213,7 +227,7 @@ def desired_pod(cast: dict[str, Any], attempt: int, settings: ControllerSettings
                 }
             ],
         },
-        "spec": pod_spec,
+        "spec": pod_spec | ({"activeDeadlineSeconds": deadline_s} if deadline_s else {}),
     }
 
 

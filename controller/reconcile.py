@@ -17,7 +17,7 @@ from typing import Any
 from controller import api, metrics
 from controller.kube import JSON, Kube, KubeError
 from controller.settings import ControllerSettings
-from controller.status import Outcome, decide
+from controller.status import Outcome, decide, refused
 from controller.watch import Reflector
 from spacecast.logs import get_logger
 
@@ -106,6 +106,7 @@ class Reconciler:
         older_waiting = [
             c for c in self.caches.casts.items()
             if ready_reason(c) == "WaitingForCapacity" and _age(c) < _age(this)
+            and f"{c['metadata']['namespace']}/{c['metadata']['name']}" not in active
         ]  # fmt: skip
         return limit - len(active) > len(older_waiting)
 
@@ -121,20 +122,46 @@ class Reconciler:
         if cast is None or cast["metadata"].get("deletionTimestamp"):
             return None  # its pods go with it (ownerReference garbage collection)
         namespace = cast["metadata"]["namespace"]
+        pods = self._pods(cast, key)
         with self.slots:  # capacity: decide and create as one step (a no-op lock without it)
             outcome = decide(
                 cast,
-                self.caches.pods_of(key),
+                pods,
                 self.caches.secrets_in(namespace),
                 datetime.now(UTC),
                 self.settings,
                 may_start=self._may_start(key),
             )
-            self._act(namespace, outcome)
+            try:
+                self._act(namespace, outcome)
+            except KubeError as exc:
+                if exc.status not in (400, 403, 422) or outcome.step.create is None:
+                    raise
+                # The apiserver or an admission check refused the pod: the spec cannot run
+                # here, and retrying will not change that.
+                outcome = refused(cast, f"the pod was refused: {exc.message[:500]}")
         self._write_status(cast, outcome)
         for kind, reason, message in outcome.events:
             self._event(cast, kind, reason, message)
         return outcome.step.after
+
+    def _pods(self, cast: JSON, key: str) -> list[JSON]:
+        """The cast's pods; the one its status names is fetched when the cache lacks it (the
+        watch not there yet, or a restart's lists taken at different moments), so a pod the
+        cache has not seen is never taken for a lost one."""
+        pods = self.caches.pods_of(key)
+        name = (cast.get("status") or {}).get("podName")
+        if not name or any(p["metadata"]["name"] == name for p in pods):
+            return pods
+        try:
+            pod = self.kube.request("GET", f"/api/v1/namespaces/{cast['metadata']['namespace']}"
+                                    f"/pods/{name}")  # fmt: skip
+        except KubeError as exc:
+            if exc.status == 404:
+                return pods
+            raise
+        self.caches.pods.put(pod, created=True)
+        return [*pods, pod]
 
     def _act(self, namespace: str, outcome: Outcome) -> None:
         pods = f"/api/v1/namespaces/{namespace}/pods"
@@ -146,7 +173,9 @@ class Reconciler:
                     raise
         if outcome.step.create is not None:
             try:
-                self.caches.pods.put(self._write("POST", pods, body=outcome.step.create))
+                self.caches.pods.put(
+                    self._write("POST", pods, body=outcome.step.create), created=True
+                )
                 metrics.WRITES.labels("pod").inc()
             except KubeError as exc:
                 if exc.status != 409:  # AlreadyExists: an earlier pass made it

@@ -73,13 +73,19 @@ class Controller:
                           retry_s=settings.retry_seconds)
             if settings.leader_elect else None
         )  # fmt: skip
-        self.reconcile = Reconciler(kube, self.caches, settings, may_write=self.leading)
+        self.reconcile = Reconciler(
+            kube, self.caches, settings,
+            may_write=self.elector.may_write if self.elector else lambda: True,
+        )  # fmt: skip
         self.threads: list[threading.Thread] = []
         self.server: ThreadingHTTPServer | None = None
         self.heartbeats: dict[str, float] = {}
 
     # Events to keys.
     def _cast_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        was_waiting = old is not None and ready_reason(old) == "WaitingForCapacity"
+        if was_waiting and (new is None or ready_reason(new) != "WaitingForCapacity"):
+            self._wake_waiting()  # it no longer waits: the next in line may have its place
         if new is not None and old is not None and _same_but_status(old, new):
             return  # our own status write coming back: nothing to do
         self.queue.add(key)
@@ -88,11 +94,16 @@ class Controller:
         if owner := owner_of(new or old or {}):
             self.queue.add(owner)
         freed = old is not None and is_active(old) and (new is None or not is_active(new))
-        if freed and self.settings.max_sessions:  # a slot is free: the waiting casts may start
-            for cast in self.caches.casts.items():
-                if ready_reason(cast) == "WaitingForCapacity":
-                    meta = cast["metadata"]
-                    self.queue.add(f"{meta['namespace']}/{meta['name']}")
+        if freed:  # a slot is free: the waiting casts may start
+            self._wake_waiting()
+
+    def _wake_waiting(self) -> None:
+        if not self.settings.max_sessions:
+            return
+        for cast in self.caches.casts.items():
+            if ready_reason(cast) == "WaitingForCapacity":
+                meta = cast["metadata"]
+                self.queue.add(f"{meta['namespace']}/{meta['name']}")
 
     def _secret_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
         namespace, name = key.split("/", 1)
@@ -127,7 +138,9 @@ class Controller:
     def _work(self, name: str) -> None:
         while not self.stop.is_set():
             self.heartbeats[name] = time.monotonic()
-            if not self.synced() or not self.leading():  # complete caches, and the Lease
+            if self.elector and not self.elector.leading.wait(1.0):  # standing by
+                continue
+            if not self.synced():  # decide on complete caches only
                 self.stop.wait(0.05)
                 continue
             key = self.queue.get(timeout=1.0)

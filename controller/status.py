@@ -30,6 +30,9 @@ from controller.settings import ControllerSettings
 from spacecast.contract import ExitClass, Summary, exit_class
 
 FAILURES_ANNOTATION = f"{api.GROUP}/failures"  # transient failures before this pod
+GENERATION_ANNOTATION = f"{api.GROUP}/generation"  # the cast's generation it was made for
+# Reasons under which the controller itself deletes the pod: its end is no failure.
+OURS = ("SpecChanged", "Replacing", "Suspended")
 TERMINAL = ("Completed", "Failed")
 
 
@@ -108,6 +111,10 @@ def ended(pod: dict[str, Any]) -> Ended | None:
             summary = Summary.parse(term.get("message") or "")
             if term.get("reason") == "OOMKilled":
                 return Ended(code, ExitClass.TRANSIENT, "OOMKilled", summary)
+            if code == 0 and summary and summary.reason == "terminated":
+                # SIGTERM that the controller did not send (a probe's kill, a node draining):
+                # the Space has not ended, so the cast goes on.
+                return Ended(code, ExitClass.TRANSIENT, "Terminated", summary)
             reason = summary.reason if summary else term.get("reason") or "Exited"
             return Ended(code, exit_class(code), f"Exit{code}" if not summary else reason, summary)
     return Ended(None, ExitClass.TRANSIENT, status.get("reason") or "PodFailed", None)
@@ -215,15 +222,25 @@ def _decide(
     current = max(pods, key=_attempt, default=None)
     if spec.suspend:
         return _suspend(prev, gen, now, current)
-    if current is not None and not rerun:
+    # The exit of a pod made for an older spec says nothing about this one: start afresh.
+    outdated = current is not None and ended(current) is not None and _generation(current) < gen
+    if current is not None and not rerun and not outdated:
         if current["metadata"].get("deletionTimestamp"):
-            return Outcome(_status(prev, gen, now, "Starting", "PodTerminating",
+            ours = prev.get("phase") == "Suspended" or _reason(prev, "Reconciling") in OURS
+            reason = "Replacing" if ours else "PodTerminating"
+            return Outcome(_status(prev, gen, now, "Starting", reason,
                                    "waiting for the previous pod to go"))  # fmt: skip
         if (how := ended(current)) is not None:
             older = tuple(p["metadata"]["name"] for p in pods if _attempt(p) < _attempt(current))
             return _after_exit(cast, prev, gen, now, current, how, spec, settings, older)
         return _running(cast, prev, gen, now, current, settings)
     return _start(cast, prev, gen, now, spec, secrets, settings, rerun, current)
+
+
+def refused(cast: dict[str, Any], message: str) -> Outcome:
+    """The cast whose pod the apiserver refused (a quota, a policy, impossible resources)."""
+    prev, gen = cast.get("status") or {}, int(cast["metadata"].get("generation") or 1)
+    return _failed(prev, gen, datetime.now(UTC), "InvalidSpec", message)
 
 
 def _failed(prev: dict[str, Any], gen: int, now: datetime, reason: str, msg: str) -> Outcome:
@@ -258,15 +275,17 @@ def _start(
     current: dict[str, Any] | None,
 ) -> Outcome:
     """No pod runs: start one, unless a Secret is missing or the spec cannot run."""
+    reset = {"restarts": 0} if rerun else {}  # a finished cast run again starts counting anew
     if missing := missing_secrets(spec, secrets):
         msg = f"waiting for Secret key {', '.join(missing)}"
-        return Outcome(_status(prev, gen, now, "Pending", "SecretMissing", msg))
+        return Outcome(_status(prev, gen, now, "Pending", "SecretMissing", msg, **reset))
     failures = 0 if rerun else int(prev.get("restarts") or 0)
     lost = (
         not rerun
         and prev.get("podName")
         and prev.get("phase") in ("Starting", "Live")
-        and _reason(prev, "Reconciling") != "SpecChanged"
+        and _reason(prev, "Reconciling") not in OURS
+        and (current is None or _generation(current) == gen)
     )
     if lost:  # the pod vanished under us: deleted, or its node lost
         failures += 1
@@ -275,10 +294,11 @@ def _start(
                            f"the pod was lost and {failures - 1} restarts are spent")  # fmt: skip
     attempt = max(_attempt_of(prev.get("podName")), _attempt(current) if current else -1) + 1
     try:
-        pod = desired_pod(cast, attempt, settings)
+        pod = _new_pod(cast, attempt, settings, failures, gen, spec, prev, now)
     except InvalidCast as exc:
         return _failed(prev, gen, now, "InvalidSpec", f"the spec cannot run: {exc}")
-    pod["metadata"]["annotations"][FAILURES_ANNOTATION] = str(failures)
+    if pod is None:
+        return _max_duration_reached(prev, gen, now)
     name = pod["metadata"]["name"]
     status = _status(
         prev, gen, now, "Pending", "PodCreated", f"created pod {name}",
@@ -375,13 +395,47 @@ def _after_exit(
         msg = f"restarting in {wait:.0f} s after exit {how.code} ({how.reason}): {said}"
         status = _status(prev, gen, now, "Starting", "Restarting", msg, **facts)
         return Outcome(status, Step(after=wait), restarting)
-    next_pod = desired_pod(cast, _attempt(pod) + 1, settings)
-    next_pod["metadata"]["annotations"][FAILURES_ANNOTATION] = str(failures)
+    next_pod = _new_pod(cast, _attempt(pod) + 1, settings, failures, gen, spec, prev, now)
+    if next_pod is None:
+        return _max_duration_reached(prev, gen, now)
     new = next_pod["metadata"]["name"]
     status = _status(prev, gen, now, "Starting", "PodCreated", f"created pod {new}",
                      **(facts | {"podName": new, "restarts": failures}))  # fmt: skip
     return Outcome(status, Step(create=next_pod, delete=older),
                    [*restarting, ("Normal", "PodCreated", f"created pod {new}")])  # fmt: skip
+
+
+def _generation(pod: dict[str, Any]) -> int:
+    try:
+        return int((pod["metadata"].get("annotations") or {}).get(GENERATION_ANNOTATION, "0"))
+    except ValueError:
+        return 0
+
+
+def _new_pod(
+    cast: dict[str, Any], attempt: int, settings: ControllerSettings, failures: int, gen: int,
+    spec: api.SpaceCastSpec, prev: dict[str, Any], now: datetime,
+) -> dict[str, Any] | None:  # fmt: skip
+    """The next pod, or None when the cast's maximum duration is already spent: the limit is
+    the cast's, counted from when it first went live, not each pod's."""
+    deadline = None
+    if limit := spec.limits.max_duration_seconds:
+        started = _parse_time(prev.get("startTime"))
+        deadline = int(limit - ((now - started).total_seconds() if started else 0))
+        if deadline <= 0:
+            return None
+    pod = desired_pod(cast, attempt, settings, deadline_s=deadline)
+    pod["metadata"]["annotations"] |= {
+        FAILURES_ANNOTATION: str(failures),
+        GENERATION_ANNOTATION: str(gen),
+    }
+    return pod
+
+
+def _max_duration_reached(prev: dict[str, Any], gen: int, now: datetime) -> Outcome:
+    msg = "maximum duration reached"
+    status = _status(prev, gen, now, "Completed", "Completed", msg, endTime=_iso(now))
+    return Outcome(status, events=[("Normal", "Completed", msg)])
 
 
 def _finished_at(pod: dict[str, Any]) -> datetime | None:

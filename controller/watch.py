@@ -78,6 +78,9 @@ class Reflector:
                 if exc.status == 410:
                     self.on_restart("expired")
                     self.version = ""  # relist
+                    if failures:  # a 410 again without an event between: do not spin
+                        self.stop.wait(RETRY.delay(failures))
+                    failures += 1
                     continue
                 failures += 1
                 self.on_restart("inactive" if exc.reason.endswith("TimeoutError") else "error")
@@ -92,9 +95,17 @@ class Reflector:
     def _list(self) -> None:
         data = self.kube.request("GET", self.path, {"labelSelector": self.label_selector})
         fresh = {object_key(o): self.keep(o) for o in data.get("items") or []}
+        version = str((data.get("metadata") or {}).get("resourceVersion", ""))
         with self.lock:
-            old, self.store = self.store, fresh
-        self.version = str((data.get("metadata") or {}).get("resourceVersion", ""))
+            old = self.store
+            # Objects written through after the list was read are newer than it: keep them.
+            for key, obj in old.items():
+                if _newer(obj, {"metadata": {"resourceVersion": version}}) and (
+                    key not in fresh or _newer(obj, fresh[key])
+                ):
+                    fresh[key] = obj
+            self.store = fresh
+        self.version = version
         for key in old.keys() - fresh.keys():  # deleted while we were not watching
             self.on_change(key, old[key], None)
         for key, obj in fresh.items():
@@ -125,10 +136,14 @@ class Reflector:
                 self._apply(kind, obj)
         return flowed
 
-    def put(self, obj: JSON) -> None:
+    def put(self, obj: JSON, created: bool = False) -> None:
         """Write-through: an object the controller just wrote, as the apiserver returned it,
-        so the next pass sees its own write before the watch brings it."""
-        self._apply("MODIFIED", obj)
+        so the next pass sees its own write before the watch brings it. An update lands only
+        on an object still cached: one whose DELETED event came first must not come back."""
+        with self.lock:
+            present = object_key(obj) in self.store
+        if created or present:
+            self._apply("MODIFIED", obj)
 
     def _apply(self, kind: str, obj: JSON) -> None:
         key, kept = object_key(obj), self.keep(obj)

@@ -64,6 +64,7 @@ def test_sigkill_mid_burst_leaves_one_pod_per_cast(
             c.get("status", {}).get("podName") for c in kube.request("GET", path)["items"]
         ), 60)  # fmt: skip
         assert len(statuses) == CASTS and partial < CASTS
+        assert sorted(pods()) == names  # and none came after
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0

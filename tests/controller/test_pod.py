@@ -103,9 +103,21 @@ def test_a_spec_change_changes_the_hash_and_the_attempt_the_name() -> None:
     assert len(long) <= 253 and long.endswith("-12") and long != pod.pod_name("c" * 252 + "d", 12)
 
 
-def test_max_duration_is_the_pods_deadline() -> None:
-    assert render(limits={"maxDurationSeconds": 3600})["spec"]["activeDeadlineSeconds"] == 3600
+def test_what_is_left_of_the_max_duration_is_the_deadline_not_in_the_hash() -> None:
+    key = api.SPEC_HASH_ANNOTATION
+    p = pod.desired_pod(cast(limits={"maxDurationSeconds": 3600}), 0, SETTINGS, deadline_s=1200)
+    q = pod.desired_pod(cast(limits={"maxDurationSeconds": 3600}), 0, SETTINGS, deadline_s=300)
+    assert p["spec"]["activeDeadlineSeconds"] == 1200
+    assert p["metadata"]["annotations"][key] == q["metadata"]["annotations"][key]
     assert "activeDeadlineSeconds" not in render()["spec"]
+
+
+def test_the_controllers_environment_stays_out_of_the_pods(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = render()
+    monkeypatch.setenv("SPACECAST_SESSION_PRESET", "ultrafast")
+    after = render()
+    assert "SPACECAST_SESSION_PRESET" not in env_of(after)
+    assert before["metadata"]["annotations"] == after["metadata"]["annotations"]
 
 
 @pytest.mark.parametrize(

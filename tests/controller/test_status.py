@@ -174,3 +174,52 @@ def test_conditions_keep_their_transition_time() -> None:
     later = decide(live, [running(p, ready=True)], NOW + timedelta(hours=1))
     times = {x["type"]: x["lastTransitionTime"] for x in later.status["conditions"]}
     assert times["Ready"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_sigterm_not_ours_is_transient() -> None:
+    c, p = first_pod()
+    out = decide(c, [exited(p, 0) | {}], NOW)
+    assert out.status["phase"] == "Completed"  # the Space ended (reason space_ended)
+    killed = exited(p, 0)
+    line = Summary("1AudioSpace01", "terminated", 0).line()
+    killed["status"]["containerStatuses"][0]["state"]["terminated"]["message"] = line
+    out = decide(c, [killed], NOW)
+    assert out.status["phase"] == "Starting" and out.status["lastExitReason"] == "Terminated"
+
+
+def test_a_replacement_is_not_a_loss_even_through_termination() -> None:
+    c, p = first_pod()
+    live = with_status(c, decide(c, [running(p, ready=True)]))
+    live["spec"]["video"] = {"fps": 25}
+    live["metadata"]["generation"] = 2
+    replacing = with_status(live, decide(live, [running(p, ready=True)]))
+    deleting = running(p, ready=True)
+    deleting["metadata"] = p["metadata"] | {"deletionTimestamp": "2026-12-01T12:00:00Z"}
+    waiting = with_status(replacing, decide(replacing, [deleting]))
+    out = decide(waiting, [])
+    assert out.step.create is not None and out.status["restarts"] == 0
+
+
+def test_a_finished_cast_run_again_does_not_fall_back_to_its_old_exit() -> None:
+    c, p = first_pod()
+    done = with_status(c, decide(c, [exited(p, 0)]))
+    done["metadata"]["generation"] = 2
+    waiting = decide(done, [exited(p, 0)], secrets={})  # the new spec's Secret is not there yet
+    assert waiting.status["phase"] == "Pending" and waiting.status["restarts"] == 0
+    again = decide(with_status(done, waiting), [exited(p, 0)])
+    assert again.status["phase"] == "Pending" and again.step.create is not None
+
+
+def test_the_max_duration_is_the_casts_not_each_pods() -> None:
+    c = cast(limits={"maxDurationSeconds": 600})
+    first = decide(c, [])
+    assert first.step.create is not None
+    assert first.step.create["spec"]["activeDeadlineSeconds"] == 600
+    p = first.step.create
+    live = with_status(c, decide(with_status(c, first), [running(p, ready=True)]))
+    later = NOW + timedelta(seconds=400)
+    restart = decide(live, [exited(p, 31, at=later)], later + timedelta(seconds=20))
+    assert restart.step.create is not None
+    assert restart.step.create["spec"]["activeDeadlineSeconds"] == 600 - 420
+    spent = decide(live, [exited(p, 31, at=later)], NOW + timedelta(seconds=700))
+    assert spent.status["phase"] == "Completed" and spent.step.create is None
