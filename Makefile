@@ -4,7 +4,8 @@ export UV_PYTHON_DOWNLOADS := never
 UV ?= $(shell command -v uv || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test lint simulate k8s-binaries cluster bench-download bench-session
+.PHONY: setup demo test lint simulate k8s-binaries cluster bench-download bench-session \
+	bench-controller
 
 setup:
 	@scripts/install-deps.sh
@@ -33,6 +34,10 @@ cluster: setup k8s-binaries
 # spacecast download vs twspace-dl and yt-dlp (peers in bench/envs/); prints a table.
 bench-download: setup
 	$(RUN) python -m bench.download
+
+# The SpaceCast controller vs a minimal kopf operator and the control plane's floor.
+bench-controller: setup k8s-binaries
+	$(RUN) python -m bench.controller
 
 # One live cast's CPU, memory, first byte, rescue latency, A/V offset; two casts at once.
 bench-session: setup

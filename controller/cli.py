@@ -50,17 +50,20 @@ def _serve(settings: Any) -> int:
     from controller.kube import Kube
     from controller.run import Controller
 
+    cfg = client.Configuration()
     try:
         if settings.kubeconfig:
-            api = config.new_client_from_config(config_file=settings.kubeconfig)  # type: ignore[no-untyped-call]
+            config.load_kube_config(settings.kubeconfig, client_configuration=cfg)  # type: ignore[no-untyped-call]
         else:
             try:
-                config.load_incluster_config()  # type: ignore[no-untyped-call]
+                config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
             except config.ConfigException:
-                config.load_kube_config()  # type: ignore[no-untyped-call]
-            api = client.ApiClient()
+                config.load_kube_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     except (config.ConfigException, OSError) as exc:
         raise UserError(f"no usable kubeconfig: {exc}", ExitCode.USAGE) from None
+    # A connection for every worker, every watch and the Event poster: none waits for another.
+    cfg.connection_pool_maxsize = settings.workers + 8
+    api = client.ApiClient(cfg)
     controller = Controller(Kube(api), settings)
     try:
         port = controller.serve()

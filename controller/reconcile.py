@@ -8,6 +8,7 @@ attempt, so a repeated create meets AlreadyExists.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,14 +64,10 @@ class Caches:
     secrets: Reflector
 
     def pods_of(self, key: str) -> list[JSON]:
-        return [p for p in self.pods.items() if owner_of(p) == key]
+        return self.pods.by_index(key)  # indexed by owner_of
 
     def secrets_in(self, namespace: str) -> dict[str, set[str]]:
-        return {
-            s["metadata"]["name"]: set(s["keys"])
-            for s in self.secrets.items()
-            if s["metadata"]["namespace"] == namespace
-        }
+        return {s["metadata"]["name"]: set(s["keys"]) for s in self.secrets.by_index(namespace)}
 
 
 class NotLeading(Exception):
@@ -87,6 +84,7 @@ class Reconciler:
     ) -> None:
         self.kube, self.caches, self.settings = kube, caches, settings
         self.may_write = may_write
+        self.events = EventPoster(kube, may_write)
         self.slots: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if settings.max_sessions else contextlib.nullcontext()
         )
@@ -142,7 +140,7 @@ class Reconciler:
                 outcome = refused(cast, f"the pod was refused: {exc.message[:500]}")
         self._write_status(cast, outcome)
         for kind, reason, message in outcome.events:
-            self._event(cast, kind, reason, message)
+            self.events.post(_event(cast, kind, reason, message))
         return outcome.step.after
 
     def _pods(self, cast: JSON, key: str) -> list[JSON]:
@@ -204,32 +202,64 @@ class Reconciler:
         self.caches.casts.put(written)
         metrics.WRITES.labels("status").inc()
 
-    def _event(self, cast: JSON, kind: str, reason: str, message: str) -> None:
-        meta = cast["metadata"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        event = {
-            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-            "involvedObject": {
-                "apiVersion": api.API_VERSION,
-                "kind": api.KIND,
-                "name": meta["name"],
-                "namespace": meta["namespace"],
-                "uid": meta["uid"],
-            },
-            "type": kind,
-            "reason": reason,
-            "message": message[:1024],
-            "source": {"component": api.MANAGED_BY},
-            "reportingComponent": api.MANAGED_BY,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        try:
-            self._write("POST", f"/api/v1/namespaces/{meta['namespace']}/events", body=event)
-        except KubeError as exc:  # an Event is a courtesy: never a reason to fail the pass
-            log.warning("event not recorded", reason=reason, error=str(exc))
-
 
 class Retry(Exception):
     """The pass read a stale object; run it again (with the queue's backoff)."""
+
+
+def _event(cast: JSON, kind: str, reason: str, message: str) -> JSON:
+    meta = cast["metadata"]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": api.API_VERSION,
+            "kind": api.KIND,
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta["uid"],
+        },
+        "type": kind,
+        "reason": reason,
+        "message": message[:1024],
+        "source": {"component": api.MANAGED_BY},
+        "reportingComponent": api.MANAGED_BY,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+
+
+class EventPoster:
+    """Events go out from a thread of their own: a courtesy to people, never a reason to slow
+    or fail a pass. A full backlog (an apiserver that cannot keep up) drops the newest."""
+
+    def __init__(
+        self, kube: Kube, may_write: Callable[[], bool], backlog: int = 10_000, threads: int = 4
+    ) -> None:
+        self.kube, self.may_write = kube, may_write
+        self.queue: queue.Queue[JSON | None] = queue.Queue(backlog)
+        self.dropped, self.threads = 0, threads
+        for i in range(threads):  # a burst of casts makes a burst of Events: a few at a time
+            threading.Thread(target=self._run, name=f"events-{i}", daemon=True).start()
+
+    def post(self, event: JSON) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self) -> None:
+        for _ in range(self.threads):
+            with contextlib.suppress(queue.Full):
+                self.queue.put_nowait(None)
+
+    def _run(self) -> None:
+        while (event := self.queue.get()) is not None:
+            if not self.may_write():
+                continue
+            path = f"/api/v1/namespaces/{event['metadata']['namespace']}/events"
+            try:
+                self.kube.request("POST", path, body=event)
+            except KubeError as exc:
+                log.warning("event not recorded", reason=event["reason"], error=str(exc)[:200])

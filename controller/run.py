@@ -31,7 +31,7 @@ from controller.reconcile import (
     ready_reason,
 )
 from controller.settings import ControllerSettings
-from controller.watch import Reflector, secret_keys
+from controller.watch import Reflector, secret_keys, slim
 from spacecast.logs import get_logger
 
 log = get_logger("controller")
@@ -59,12 +59,13 @@ class Controller:
             "inactivity_s": settings.inactivity_timeout_seconds,
         }
         self.caches = Caches(
-            casts=Reflector(kube, casts, on_change=self._cast_changed,
+            casts=Reflector(kube, casts, on_change=self._cast_changed, keep=slim,
                             on_restart=self._restarted("spacecasts"), **common),
             pods=Reflector(kube, pods, on_change=self._pod_changed, label_selector=POD_SELECTOR,
-                           on_restart=self._restarted("pods"), **common),
+                           keep=slim, index=owner_of, on_restart=self._restarted("pods"),
+                           **common),
             secrets=Reflector(kube, secrets, on_change=self._secret_changed, keep=secret_keys,
-                              on_restart=self._restarted("secrets"), **common),
+                              index=_namespace, on_restart=self._restarted("secrets"), **common),
         )  # fmt: skip
         self.elector = (
             LeaderElector(kube, settings.lease_namespace, settings.lease_name,
@@ -143,7 +144,7 @@ class Controller:
             if not self.synced():  # decide on complete caches only
                 self.stop.wait(0.05)
                 continue
-            key = self.queue.get(timeout=1.0)
+            key = self.queue.get(timeout=5.0)  # a heartbeat every 5 s when idle, no more
             if key is None:
                 continue
             started = time.monotonic()
@@ -173,7 +174,8 @@ class Controller:
 
     def alive(self) -> bool:
         now = time.monotonic()
-        workers_ok = all(now - t < 30 for t in self.heartbeats.values())
+        # A pass can wait on a slow apiserver for up to its request timeout (30 s), twice.
+        workers_ok = all(now - t < 90 for t in self.heartbeats.values())
         return workers_ok and all(t.is_alive() for t in self.threads)
 
     def serve(self) -> int:
@@ -213,6 +215,7 @@ class Controller:
         if self.elector:
             self.elector.stop.set()
         self.queue.close()
+        self.reconcile.events.close()
         for reflector in vars(self.caches).values():
             reflector.stop.set()
         if self.server:
@@ -225,6 +228,10 @@ def _same_but_status(old: JSON, new: JSON) -> bool:
         and old["metadata"].get("generation") == new["metadata"].get("generation")
         and (old["metadata"].get("deletionTimestamp") == new["metadata"].get("deletionTimestamp"))
     )
+
+
+def _namespace(obj: JSON) -> str | None:
+    return (obj.get("metadata") or {}).get("namespace")
 
 
 def _secret_names(cast: JSON) -> set[str]:

@@ -45,7 +45,10 @@ class ControllerSettings(SpacecastSettings):
     )
 
     # Watching and the queue.
-    workers: int = Field(4, ge=1, le=64, description="Concurrent reconciles.")
+    workers: int = Field(
+        12, ge=1, le=64,
+        description="Concurrent reconciles: each mostly waits on the apiserver (a pod, a status).",
+    )  # fmt: skip
     watch_timeout_seconds: int = Field(
         300,
         ge=10,

@@ -42,6 +42,7 @@ class Reflector:
         *,
         on_change: Callable[[str, JSON | None, JSON | None], None],
         keep: Callable[[JSON], JSON] = lambda obj: obj,
+        index: Callable[[JSON], str | None] = lambda obj: None,
         label_selector: str | None = None,
         timeout_s: int = 300,
         inactivity_s: float = 75.0,
@@ -52,6 +53,8 @@ class Reflector:
         self.label_selector = label_selector
         self.timeout_s, self.inactivity_s = timeout_s, inactivity_s
         self.store: dict[str, JSON] = {}
+        self.index = index  # e.g. a pod's owner: `by_index` finds a cast's pods in O(1)
+        self._indexed: dict[str, set[str]] = {}
         self.lock = threading.Lock()
         self.synced = threading.Event()  # set after the first complete list
         self.stop = threading.Event()
@@ -64,6 +67,17 @@ class Reflector:
     def items(self) -> list[JSON]:
         with self.lock:
             return list(self.store.values())
+
+    def by_index(self, value: str) -> list[JSON]:
+        with self.lock:
+            return [self.store[k] for k in self._indexed.get(value, ()) if k in self.store]
+
+    def _reindex(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        """Keep the index in step with the store (the caller holds the lock)."""
+        if old is not None and (was := self.index(old)) is not None:
+            self._indexed.get(was, set()).discard(key)
+        if new is not None and (now := self.index(new)) is not None:
+            self._indexed.setdefault(now, set()).add(key)
 
     def run(self) -> None:
         """List and watch until `stop` is set."""
@@ -105,6 +119,9 @@ class Reflector:
                 ):
                     fresh[key] = obj
             self.store = fresh
+            self._indexed = {}
+            for key, obj in fresh.items():
+                self._reindex(key, None, obj)
         self.version = version
         for key in old.keys() - fresh.keys():  # deleted while we were not watching
             self.on_change(key, old[key], None)
@@ -153,8 +170,10 @@ class Reflector:
                 return  # the cache already holds a later version (a write-through)
             if kind == "DELETED":
                 self.store.pop(key, None)
+                self._reindex(key, old, None)
             else:
                 self.store[key] = kept
+                self._reindex(key, old, kept)
         self.on_change(key, old, None if kind == "DELETED" else kept)
 
 
@@ -165,6 +184,14 @@ def _newer(a: JSON, b: JSON) -> bool:
         return int(a["metadata"]["resourceVersion"]) > int(b["metadata"]["resourceVersion"])
     except (KeyError, ValueError, TypeError):
         return False
+
+
+def slim(obj: JSON) -> JSON:
+    """What the cache keeps of a cast or a pod: all but managedFields, often half its size."""
+    meta = obj.get("metadata") or {}
+    if "managedFields" not in meta:
+        return obj
+    return obj | {"metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def secret_keys(secret: JSON) -> JSON:

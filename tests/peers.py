@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-PEERS = {"twspace-dl": "twspace-dl==2024.7.2.1", "yt-dlp": "yt-dlp"}
+PEERS = {
+    "twspace-dl": ["twspace-dl==2024.7.2.1"],
+    "yt-dlp": ["yt-dlp"],
+    # The controller's reference: a minimal kopf operator (bench/kopf_operator.py).
+    "kopf": ["kopf==1.45.2", "kubernetes>=31"],
+}
 # uv is a dev dependency, so it sits beside the interpreter that `uv run` started: found on a
 # fresh machine, whatever the PATH (scripts/install-deps.sh puts uv itself in no PATH folder).
 UV = str(Path(sys.executable).parent / "uv")
@@ -20,7 +25,7 @@ def peer_env(name: str, root: Path) -> Path:
         env = os.environ | {"UV_PYTHON_DOWNLOADS": "never"}
         subprocess.run([UV, "venv", "-q", "--python", "python3", str(venv)], check=True, env=env)
         subprocess.run(
-            [UV, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), PEERS[name]],
+            [UV, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *PEERS[name]],
             check=True,
             env=env,
         )
