@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import types
 import typing
@@ -51,11 +52,26 @@ def _flag_type(annotation: Any) -> tuple[str, Any]:
     origin = typing.get_origin(annotation)
     if annotation is bool:
         return "bool", bool
+    if origin is dict:
+        return "json", dict
     if origin in (list, tuple):
         return "list", str
     if origin in (typing.Union, types.UnionType) and len(args) == 1:
         return _flag_type(args[0])
     return "value", str
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """A flag whose setting is a mapping takes it as a JSON object, as its variable does."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            'not JSON: give an object, e.g. \'{"KEY": "value"}\''
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('give a JSON object, e.g. \'{"KEY": "value"}\'')
+    return value
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser, settings: type[BaseSettings]) -> None:
@@ -81,6 +97,10 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings: type[BaseS
                 default=None,
                 metavar=name.split("_")[-1].upper(),
                 help=help_text,
+            )
+        elif kind == "json":
+            parser.add_argument(
+                flag, dest=name, default=None, type=_json_object, metavar="JSON", help=help_text
             )
         else:
             parser.add_argument(
