@@ -42,6 +42,15 @@ def ready_reason(cast: JSON) -> str | None:
     return next((c.get("reason") for c in conditions if c.get("type") == "Ready"), None)
 
 
+def _waiting(cast: JSON) -> bool:
+    """Waiting for its first pod: refused a slot, or not yet seen at all (a burst of casts is
+    worked on in any order, and the older ones must still come first)."""
+    status = cast.get("status") or {}
+    if not status:
+        return not (cast.get("spec") or {}).get("suspend")
+    return status.get("phase") == "Pending" and ready_reason(cast) == "WaitingForCapacity"
+
+
 def _age(cast: JSON) -> tuple[str, str]:
     """Oldest first: creationTimestamp has one-second steps, so ties go by name."""
     meta = cast["metadata"]
@@ -103,7 +112,7 @@ class Reconciler:
             return False
         older_waiting = [
             c for c in self.caches.casts.items()
-            if ready_reason(c) == "WaitingForCapacity" and _age(c) < _age(this)
+            if _age(c) < _age(this) and _waiting(c)
             and f"{c['metadata']['namespace']}/{c['metadata']['name']}" not in active
         ]  # fmt: skip
         return limit - len(active) > len(older_waiting)

@@ -84,9 +84,10 @@ class Controller:
 
     # Events to keys.
     def _cast_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
-        was_waiting = old is not None and ready_reason(old) == "WaitingForCapacity"
-        if was_waiting and (new is None or ready_reason(new) != "WaitingForCapacity"):
-            self._wake_waiting()  # it no longer waits: the next in line may have its place
+        if (old is None) != (new is None) or (
+            old is not None and new is not None and ready_reason(old) != ready_reason(new)
+        ):
+            self._wake_waiting()  # one more or one fewer in line: the next may have its place
         if new is not None and old is not None and _same_but_status(old, new):
             return  # our own status write coming back: nothing to do
         self.queue.add(key)
