@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from controller import api
 from controller.settings import ControllerSettings
 from spacecast.session.settings import SessionSettings
+from spacecast.settings import env_name
 
 SECRETS_DIR = "/var/run/spacecast"
 DESTINATIONS_DIR = f"{SECRETS_DIR}/destinations"
@@ -90,9 +91,8 @@ def session_settings(spec: api.SpaceCastSpec, settings: ControllerSettings) -> S
 
 def session_env(session: SessionSettings, settings: ControllerSettings) -> list[dict[str, str]]:
     """Every session setting that differs from its default, as an environment variable."""
-    prefix = SessionSettings.model_config.get("env_prefix", "")
     env = [
-        {"name": f"{prefix}{name.upper()}", "value": _env_value(value)}
+        {"name": env_name(SessionSettings, name), "value": _env_value(value)}
         for name, value in session.model_dump().items()
         if value != SessionSettings.model_fields[name].default and value is not None
     ]

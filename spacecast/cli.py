@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings
 
 from spacecast import __version__
 from spacecast.errors import ExitCode, UserError, one_line
+from spacecast.settings import env_name
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -83,7 +84,7 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings: type[BaseS
         flag = "--" + name.replace("_", "-")
         kind, _ = _flag_type(field.annotation)
         default = field.get_default(call_default_factory=True)
-        env = f"{settings.model_config.get('env_prefix', '')}{name.upper()}"
+        env = env_name(settings, name)
         help_text = f"{field.description or ''} [default: {default}; env {env}]"
         if kind == "bool":
             parser.add_argument(
@@ -122,7 +123,7 @@ def settings_from_args(settings: type[S], args: argparse.Namespace) -> S:
         field = str(first["loc"][0]) if first["loc"] else ""
         if field not in settings.model_fields:
             raise UserError(f"invalid settings: {first['msg']}") from None
-        env = f"{settings.model_config.get('env_prefix', '')}{field.upper()}"
+        env = env_name(settings, field)
         flag = "--" + field.replace("_", "-")
         raise UserError(f"invalid {flag} (env {env}): {first['msg']}") from None
 

@@ -20,6 +20,11 @@ class SpacecastSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
 
+def env_name(settings: type[BaseSettings], field: str) -> str:
+    """The environment variable of a settings field: its class's prefix, then its name."""
+    return f"{settings.model_config.get('env_prefix', '')}{field.upper()}"
+
+
 class LogSettings(SpacecastSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Minimum level of log lines."

@@ -24,7 +24,7 @@ from spacecast.session.inputs import load_destinations
 from spacecast.session.settings import SessionSettings
 from spacecast.session.supervisor import Session
 from spacecast.session.xclient import SpaceWatch
-from spacecast.settings import LogSettings, XSettings
+from spacecast.settings import LogSettings, XSettings, env_name
 from spacecast.x.ids import parse_space_id
 
 log = get_logger("session")
@@ -74,9 +74,10 @@ def summary_target(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str
     """(termination log path, Space) as given, for a failure before the settings could be
     read: the flag, else the environment, else the setting's default."""
     fields = SessionSettings.model_fields
-    prefix = SessionSettings.model_config.get("env_prefix", "")
-    path = _flag_value(argv, "--termination-log") or environ.get(f"{prefix}TERMINATION_LOG")
-    space = _flag_value(argv, "--space") or environ.get(f"{prefix}SPACE") or ""
+    path = _flag_value(argv, "--termination-log") or environ.get(
+        env_name(SessionSettings, "termination_log")
+    )
+    space = _flag_value(argv, "--space") or environ.get(env_name(SessionSettings, "space")) or ""
     return path or str(fields["termination_log"].default), space_id(space)
 
 
