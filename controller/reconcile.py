@@ -18,7 +18,7 @@ from typing import Any
 from controller import api, metrics
 from controller.kube import JSON, Kube, KubeError
 from controller.settings import ControllerSettings
-from controller.status import Outcome, decide, refused
+from controller.status import Outcome, decide, iso, reason_of, refused
 from controller.watch import Reflector
 from spacecast.logs import get_logger
 
@@ -38,8 +38,7 @@ def is_active(pod: JSON) -> bool:
 
 
 def ready_reason(cast: JSON) -> str | None:
-    conditions = (cast.get("status") or {}).get("conditions") or []
-    return next((c.get("reason") for c in conditions if c.get("type") == "Ready"), None)
+    return reason_of(cast.get("status") or {}, "Ready")
 
 
 def _waiting(cast: JSON) -> bool:
@@ -218,7 +217,7 @@ class Retry(Exception):
 
 def _event(cast: JSON, kind: str, reason: str, message: str) -> JSON:
     meta = cast["metadata"]
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = iso(datetime.now(UTC))
     return {
         "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
         "involvedObject": {

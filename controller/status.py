@@ -52,21 +52,27 @@ class Outcome:
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
 
 
-def _attempt(pod: dict[str, Any]) -> int:
+def _number(pod: dict[str, Any], where: str, key: str) -> int:
+    """A count the controller wrote on a pod (a label or an annotation); 0 when absent."""
     try:
-        return int(pod["metadata"].get("labels", {}).get(api.ATTEMPT_LABEL, "0"))
+        return int((pod["metadata"].get(where) or {}).get(key, "0"))
     except ValueError:
         return 0
+
+
+def _attempt(pod: dict[str, Any]) -> int:
+    return _number(pod, "labels", api.ATTEMPT_LABEL)
 
 
 def _failures(pod: dict[str, Any]) -> int:
-    try:
-        return int(pod["metadata"].get("annotations", {}).get(FAILURES_ANNOTATION, "0"))
-    except ValueError:
-        return 0
+    return _number(pod, "annotations", FAILURES_ANNOTATION)
 
 
-def _iso(t: datetime) -> str:
+def _generation(pod: dict[str, Any]) -> int:
+    return _number(pod, "annotations", GENERATION_ANNOTATION)
+
+
+def iso(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -159,7 +165,7 @@ def _status(
 ) -> dict[str, Any]:  # fmt: skip
     """The whole status for `phase`: Ready only when Live; Stalled when Failed; Reconciling
     while on the way (kstatus reads these three)."""
-    stamp = _iso(now)
+    stamp = iso(now)
     on_the_way = phase in ("Pending", "Starting")
     status = {k: v for k, v in prev.items() if k not in ("conditions", "message", "phase")}
     status |= {k: v for k, v in fields.items() if v is not None}
@@ -198,7 +204,7 @@ def decide(
     prev, gen = cast.get("status") or {}, int(cast["metadata"].get("generation") or 1)
     msg = f"waiting for a free session slot ({settings.max_sessions} in use)"
     status = _status(prev, gen, now, "Pending", "WaitingForCapacity", msg)
-    events = [] if _reason(prev, "Ready") == "WaitingForCapacity" else [
+    events = [] if reason_of(prev, "Ready") == "WaitingForCapacity" else [
         ("Normal", "WaitingForCapacity", msg)
     ]  # fmt: skip
     return Outcome(status, Step(delete=out.step.delete), events)
@@ -226,7 +232,7 @@ def _decide(
     outdated = current is not None and ended(current) is not None and _generation(current) < gen
     if current is not None and not rerun and not outdated:
         if current["metadata"].get("deletionTimestamp"):
-            ours = prev.get("phase") == "Suspended" or _reason(prev, "Reconciling") in OURS
+            ours = prev.get("phase") == "Suspended" or reason_of(prev, "Reconciling") in OURS
             reason = "Replacing" if ours else "PodTerminating"
             return Outcome(_status(prev, gen, now, "Starting", reason,
                                    "waiting for the previous pod to go"))  # fmt: skip
@@ -244,7 +250,7 @@ def refused(cast: dict[str, Any], message: str) -> Outcome:
 
 
 def _failed(prev: dict[str, Any], gen: int, now: datetime, reason: str, msg: str) -> Outcome:
-    status = _status(prev, gen, now, "Failed", reason, msg, endTime=_iso(now))
+    status = _status(prev, gen, now, "Failed", reason, msg, endTime=iso(now))
     return Outcome(status, events=[("Warning", "Failed", msg)] if prev.get("phase") != "Failed"
                    else [])  # fmt: skip
 
@@ -284,7 +290,7 @@ def _start(
         not rerun
         and prev.get("podName")
         and prev.get("phase") in ("Starting", "Live")
-        and _reason(prev, "Reconciling") not in OURS
+        and reason_of(prev, "Reconciling") not in OURS
         and (current is None or _generation(current) == gen)
     )
     if lost:  # the pod vanished under us: deleted, or its node lost
@@ -311,9 +317,10 @@ def _start(
                    [("Normal", "PodCreated", f"created pod {name}")])  # fmt: skip
 
 
-def _reason(prev: dict[str, Any], kind: str) -> str | None:
+def reason_of(status: dict[str, Any], kind: str) -> str | None:
+    """The reason of a status's condition `kind` (Ready, Reconciling, Stalled), if set."""
     return next(
-        (c.get("reason") for c in prev.get("conditions") or [] if c.get("type") == kind), None
+        (c.get("reason") for c in status.get("conditions") or [] if c.get("type") == kind), None
     )
 
 
@@ -341,7 +348,7 @@ def _running(
         "Starting": ("Starting", f"pod {name} is starting"),
         "Pending": ("PodPending", f"pod {name} is waiting to be scheduled"),
     }[phase]
-    started = prev.get("startTime") or (_iso(now) if phase == "Live" else None)
+    started = prev.get("startTime") or (iso(now) if phase == "Live" else None)
     status = _status(prev, gen, now, phase, reason, msg, podName=name, startTime=started,
                      restarts=_failures(pod))  # fmt: skip
     events = (
@@ -373,7 +380,7 @@ def _after_exit(
         msg = (
             "the Space ended" if how.reason != "MaxDurationReached" else "maximum duration reached"
         )
-        status = _status(prev, gen, now, "Completed", "Completed", msg, endTime=_iso(now), **facts)
+        status = _status(prev, gen, now, "Completed", "Completed", msg, endTime=iso(now), **facts)
         return Outcome(status, events=[("Normal", "Completed", msg)])
     if how.klass is ExitClass.PERMANENT:
         out = _failed(prev, gen, now, how.reason, f"exit {how.code} (permanent): {said}")
@@ -387,7 +394,7 @@ def _after_exit(
         return out
     finished = _finished_at(pod) or now
     wait = backoff(failures, settings) - (now - finished).total_seconds()
-    told = _reason(prev, "Reconciling") == "Restarting"  # this exit was seen by an earlier pass
+    told = reason_of(prev, "Reconciling") == "Restarting"  # this exit was seen by an earlier pass
     restarting = [] if told else [
         ("Warning", "Restarting", f"exit {how.code} ({how.reason}), transient: {said}")
     ]  # fmt: skip
@@ -403,13 +410,6 @@ def _after_exit(
                      **(facts | {"podName": new, "restarts": failures}))  # fmt: skip
     return Outcome(status, Step(create=next_pod, delete=older),
                    [*restarting, ("Normal", "PodCreated", f"created pod {new}")])  # fmt: skip
-
-
-def _generation(pod: dict[str, Any]) -> int:
-    try:
-        return int((pod["metadata"].get("annotations") or {}).get(GENERATION_ANNOTATION, "0"))
-    except ValueError:
-        return 0
 
 
 def _new_pod(
@@ -434,7 +434,7 @@ def _new_pod(
 
 def _max_duration_reached(prev: dict[str, Any], gen: int, now: datetime) -> Outcome:
     msg = "maximum duration reached"
-    status = _status(prev, gen, now, "Completed", "Completed", msg, endTime=_iso(now))
+    status = _status(prev, gen, now, "Completed", "Completed", msg, endTime=iso(now))
     return Outcome(status, events=[("Normal", "Completed", msg)])
 
 
