@@ -38,6 +38,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.measure import tree_cpu_s, tree_rss
 from controller import pod as pod_mod
 from controller.kube import JSON, Kube, KubeError
 from controller.reconcile import cast_path
@@ -46,11 +47,8 @@ from devcluster.client import api_client
 from devcluster.cluster import ClusterConfig, ControlPlane
 from tests.controller.conftest import cast_manifest, install_crd, make_secret
 from tests.peers import peer_env
-from tests.procfs import all_stat_fields, tree_pids
 
 HERE = Path(__file__).parent
-TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 NODES = 25  # 110 pods each: room for 1000 pods twice over while a namespace drains
 BENCH_UA = "spacecast-bench"
 SMALL = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
@@ -81,15 +79,11 @@ class Sampler:
         self.thread.start()
 
     def cpu_s(self) -> float:
-        stats = all_stat_fields()
-        pids = tree_pids(self.pid, stats)
-        return sum(int(stats[p][11]) + int(stats[p][12]) for p in pids if p in stats) / TICKS
+        return tree_cpu_s(self.pid)
 
     def _run(self) -> None:
         while not self.stop.wait(0.05):
-            stats = all_stat_fields()
-            rss = sum(int(stats[p][21]) for p in tree_pids(self.pid, stats) if p in stats)
-            self.peak = max(self.peak, rss * PAGE)
+            self.peak = max(self.peak, tree_rss(self.pid))
 
 
 def wait(what: str, check: Callable[[], bool], seconds: float, every: float = 0.1) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.procfs import all_stat_fields, tree_pids
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,17 @@ class Usage:
     returncode: int
 
 
-def _tree_rss(root: int) -> int:
+def tree_rss(root: int) -> int:
     """Bytes of RSS of `root` and its descendants."""
     stats = all_stat_fields()
     return sum(int(stats[pid][21]) * PAGE for pid in tree_pids(root, stats) if pid in stats)
+
+
+def tree_cpu_s(root: int) -> float:
+    """User and system CPU seconds so far of `root` and its living descendants."""
+    stats = all_stat_fields()
+    ticks = sum(int(stats[p][11]) + int(stats[p][12]) for p in tree_pids(root, stats) if p in stats)
+    return ticks / TICKS
 
 
 def run(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> Usage:
@@ -41,7 +49,7 @@ def run(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> Usa
     def sample() -> None:
         nonlocal peak
         while not done.wait(0.05):
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, tree_rss(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

@@ -35,3 +35,12 @@ def tree_pids(root: int, stats: dict[int, list[str]] | None = None) -> list[int]
         found.append(pid)
         todo += [child for child, fields in stats.items() if int(fields[1]) == pid]
     return found
+
+
+def proc_text(pid: int, name: str) -> str:
+    """/proc/<pid>/<name> (cmdline, environ, comm) as text, NULs as spaces; "" once gone."""
+    try:
+        raw = Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")

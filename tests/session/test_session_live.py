@@ -16,7 +16,7 @@ import pytest
 from simulator.server import Simulator
 from spacecast.contract import Summary
 from spacecast.session.local import free_display
-from tests.procfs import tree_pids
+from tests.procfs import proc_text, tree_pids
 
 from .conftest import (
     AUTH_TOKEN,
@@ -49,16 +49,6 @@ def chromium_main_pid(runtime: Path) -> int | None:
     return None
 
 
-def _proc_text(pid: int, name: str) -> str:
-    """/proc/<pid>/<name> as text ("" once the process is gone)."""
-    try:
-        return (
-            Path(f"/proc/{pid}/{name}").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except OSError:
-        return ""
-
-
 def end_space(sim: Simulator, space_id: str) -> None:
     entry = sim.world.by_id(space_id)
     assert entry is not None
@@ -89,10 +79,10 @@ def test_audio_space_cast(make_sim: MakeSim, cast: StartCast) -> None:
     # Secrets appear nowhere: the arguments and environment of the session and every process
     # it started (Xvfb, PulseAudio, Playwright's driver, Chromium's, ffmpeg's), the metrics.
     tree = tree_pids(run.proc.pid)
-    names = {_proc_text(pid, "comm").strip() for pid in tree}
+    names = {proc_text(pid, "comm").strip() for pid in tree}
     assert {"Xvfb", "pulseaudio", "ffmpeg", "chromium"} <= names, names
     exposed = {
-        pid: secrets_in(_proc_text(pid, "cmdline") + _proc_text(pid, "environ")) for pid in tree
+        pid: secrets_in(proc_text(pid, "cmdline") + proc_text(pid, "environ")) for pid in tree
     }
     assert {pid: found for pid, found in exposed.items() if found} == {}
     assert secrets_in(str(run.metrics())) == []
@@ -243,7 +233,7 @@ def test_fatal_x_errors(
 
 
 def _encoder_pid(run: CastRun) -> int | None:
-    return next((p for p in tree_pids(run.proc.pid) if "x11grab" in _proc_text(p, "cmdline")), None)
+    return next((p for p in tree_pids(run.proc.pid) if "x11grab" in proc_text(p, "cmdline")), None)
 
 
 def test_silence_is_not_unreadiness_but_a_stalled_encoder_is(
