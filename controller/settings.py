@@ -8,6 +8,9 @@ from pydantic_settings import SettingsConfigDict
 
 from spacecast.settings import ENV_PREFIX, SpacecastSettings
 
+NAMESPACE = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # a DNS label, as Kubernetes requires
+OBJECT_NAME = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"  # a DNS subdomain
+
 
 class ControllerSettings(SpacecastSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX + "CONTROLLER_", extra="ignore")
@@ -16,7 +19,7 @@ class ControllerSettings(SpacecastSettings):
         None, description="Kubeconfig file (default: in-cluster, else KUBECONFIG)."
     )
     namespace: str | None = Field(
-        None, description="Watch only this namespace (default: every namespace)."
+        None, pattern=NAMESPACE, description="Watch only this namespace (default: every one)."
     )
 
     # The session pods.
@@ -65,8 +68,10 @@ class ControllerSettings(SpacecastSettings):
     )
     # Leader election (coordination.k8s.io Lease); the durations are client-go's defaults.
     leader_elect: bool = Field(False, description="Reconcile only while holding the Lease.")
-    lease_namespace: str = Field("default", description="Namespace of the Lease.")
-    lease_name: str = Field("spacecast-controller", description="Name of the Lease.")
+    lease_namespace: str = Field("default", pattern=NAMESPACE, description="The Lease's namespace.")
+    lease_name: str = Field(
+        "spacecast-controller", pattern=OBJECT_NAME, description="Name of the Lease."
+    )
     lease_seconds: float = Field(
         15.0, gt=0, description="A Lease not renewed this long is free for another replica."
     )

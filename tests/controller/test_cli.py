@@ -53,6 +53,8 @@ def test_bad_input(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--workers" in one_line(bad)
     env = controller_cli("--session-env", '{"PATH": "/evil"}')
     assert env.returncode == 2 and "only SPACECAST_* variables: PATH" in one_line(env)
+    hostile = controller_cli("--namespace", "a/../b\nc")
+    assert hostile.returncode == 2 and "--namespace" in one_line(hostile)
     not_json = controller_cli("--session-env", "KEY=value")
     assert not_json.returncode == 2 and "--session-env" in one_line(not_json)
 
