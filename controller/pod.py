@@ -9,9 +9,13 @@ validated by that model before any pod exists.
 
 The pod is locked down as the session allows: non-root (the image's uid 10001), no privilege
 escalation, no capabilities, seccomp RuntimeDefault, a read-only root with writable emptyDirs
-for /tmp (X sockets, the runtime dir) and the home (Chromium's profile and NSS database), a
-memory-backed /dev/shm for Chromium, and no service-account token: the session never talks to
-the apiserver.
+for /tmp (X sockets, the runtime dir) and the home (Chromium's profile and NSS database), and a
+memory-backed /dev/shm for Chromium.
+
+The one token a session gets is its ServiceAccount's (`session_service_account`), which may
+only create Events: the session reports its live facts (audio source, silence) as Events about
+its cast (`spacecast.session.report`). It reads nothing from the API. With no such account
+set, the pod gets no token at all.
 """
 
 from __future__ import annotations
@@ -63,8 +67,11 @@ def pod_name(cast_name: str, attempt: int) -> str:
     return f"{cast_name[: MAX_NAME - len(suffix) - 9]}-{digest}{suffix}"
 
 
-def session_settings(spec: api.SpaceCastSpec, settings: ControllerSettings) -> SessionSettings:
-    """The session's settings for this cast, checked by the session's own model."""
+def session_settings(
+    spec: api.SpaceCastSpec, settings: ControllerSettings, report: tuple[str, str] | None = None
+) -> SessionSettings:
+    """The session's settings for this cast, checked by the session's own model. `report`:
+    the cast's `namespace/name` and uid, when the session reports its live facts."""
     audio, video = spec.audio, spec.video
     values: dict[str, Any] = {
         "space": spec.space,
@@ -80,6 +87,8 @@ def session_settings(spec: api.SpaceCastSpec, settings: ControllerSettings) -> S
         "rescue": audio.source != "browser",
         "metrics_port": settings.session_metrics_port,
     }
+    if report:
+        values["report_cast"], values["report_cast_uid"] = report
     if crop := video.crop:
         values["crop"] = f"{crop.width}x{crop.height}+{crop.x}+{crop.y}"
     try:
@@ -89,14 +98,17 @@ def session_settings(spec: api.SpaceCastSpec, settings: ControllerSettings) -> S
         raise InvalidCast(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
-def session_env(session: SessionSettings, settings: ControllerSettings) -> list[dict[str, str]]:
+def session_env(session: SessionSettings, settings: ControllerSettings) -> list[dict[str, Any]]:
     """Every session setting that differs from its default, as an environment variable."""
-    env = [
+    env: list[dict[str, Any]] = [
         {"name": env_name(SessionSettings, name), "value": _env_value(value)}
         for name, value in session.model_dump().items()
         if value != SessionSettings.model_fields[name].default and value is not None
     ]
     env += [{"name": k, "value": v} for k, v in sorted(settings.session_env.items())]
+    if session.report_cast:  # the reporter names its pod (the Events' reportingInstance)
+        env.append({"name": env_name(SessionSettings, "report_pod"),
+                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})  # fmt: skip
     return env
 
 
@@ -175,10 +187,14 @@ def desired_pod(
     time going by never looks like a spec change."""
     meta = cast["metadata"]
     spec = api.parse_spec(cast)
-    session = session_settings(spec, settings)
+    account = settings.session_service_account
+    report = (f"{meta['namespace']}/{meta['name']}", meta["uid"]) if account else None
+    session = session_settings(spec, settings, report)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",  # the controller decides about retries, by exit class
-        "automountServiceAccountToken": False,
+        # The kubelet's projected token (an hour, rotated) and the API's CA, at the standard
+        # path the reporter reads: only for the Events-only account.
+        "automountServiceAccountToken": bool(account),
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
         "securityContext": {
@@ -196,6 +212,8 @@ def desired_pod(
             {"name": "home", "emptyDir": {}},
         ],
     }
+    if account:
+        pod_spec["serviceAccountName"] = account
     if spec.pod.node_selector:
         pod_spec["nodeSelector"] = spec.pod.node_selector
     if spec.pod.tolerations:

@@ -20,6 +20,7 @@ from controller.kube import JSON, Kube, KubeError
 from controller.settings import ControllerSettings
 from controller.status import Outcome, decide, iso, reason_of, refused
 from controller.watch import Reflector
+from spacecast.contract import Facts
 from spacecast.logs import get_logger
 
 log = get_logger("controller.reconcile")
@@ -70,9 +71,20 @@ class Caches:
     casts: Reflector
     pods: Reflector
     secrets: Reflector
+    reports: Reflector  # the sessions' Events (controller.watch.report), by the cast they regard
 
     def pods_of(self, key: str) -> list[JSON]:
         return self.pods.by_index(key)  # indexed by owner_of
+
+    def reports_of(self, key: str, uid: str) -> dict[str, Facts]:
+        """The newest facts each pod of the cast (this very cast: its uid) reported."""
+        newest: dict[str, tuple[int, Facts]] = {}
+        for event in self.reports.by_index(key):
+            read = Facts.read(event["metadata"]["annotations"])
+            pod = event["instance"]
+            if read and event["regarding"]["uid"] == uid and read[0] > newest.get(pod, (-1,))[0]:
+                newest[pod] = read
+        return {pod: facts for pod, (_, facts) in newest.items()}
 
     def secrets_in(self, namespace: str) -> dict[str, set[str]]:
         return {s["metadata"]["name"]: set(s["keys"]) for s in self.secrets.by_index(namespace)}
@@ -137,6 +149,7 @@ class Reconciler:
                 datetime.now(UTC),
                 self.settings,
                 may_start=self._may_start(key),
+                reports=self.caches.reports_of(key, cast["metadata"]["uid"]),
             )
             try:
                 self._act(namespace, outcome)

@@ -1,7 +1,7 @@
-"""The controller process: three watches fill the caches (SpaceCasts, the pods it owns, the
-Secrets' key names), their changes become keys in the work queue, and a few workers reconcile
-them. Health on /healthz (the workers and watches are alive) and /readyz (the caches are
-synced), metrics on /metrics.
+"""The controller process: four watches fill the caches (SpaceCasts, the pods it owns, the
+Secrets' key names, the sessions' reports), their changes become keys in the work queue, and a
+few workers reconcile them. Health on /healthz (the workers and watches are alive) and /readyz
+(the caches are synced), metrics on /metrics.
 
 Threads, not asyncio: the official client is synchronous, each watch blocks on its socket,
 and a reconcile is a handful of quick calls; a thread per watch and per worker is simple and
@@ -31,21 +31,26 @@ from controller.reconcile import (
     ready_reason,
 )
 from controller.settings import ControllerSettings
-from controller.watch import Reflector, secret_keys, slim
+from controller.watch import Reflector, report, secret_keys, slim
+from spacecast.contract import REPORTER
 from spacecast.logs import get_logger
 
 log = get_logger("controller")
 POD_SELECTOR = f"app.kubernetes.io/managed-by={api.MANAGED_BY}"
+# The sessions' reports only, filtered by the apiserver: the controller's own Events and the
+# cluster's other Events never reach it.
+REPORT_SELECTOR = f"reportingComponent={REPORTER},involvedObject.kind={api.KIND}"
 
 
-def _paths(namespace: str | None) -> tuple[str, str, str]:
+def _paths(namespace: str | None) -> tuple[str, str, str, str]:
     if namespace:
         return (
             f"{CASTS_PATH}/namespaces/{namespace}/{api.PLURAL}",
             f"/api/v1/namespaces/{namespace}/pods",
             f"/api/v1/namespaces/{namespace}/secrets",
+            f"/api/v1/namespaces/{namespace}/events",
         )
-    return f"{CASTS_PATH}/{api.PLURAL}", "/api/v1/pods", "/api/v1/secrets"
+    return f"{CASTS_PATH}/{api.PLURAL}", "/api/v1/pods", "/api/v1/secrets", "/api/v1/events"
 
 
 class Controller:
@@ -53,7 +58,7 @@ class Controller:
         self.kube, self.settings = kube, settings
         self.queue = WorkQueue()
         self.stop = threading.Event()
-        casts, pods, secrets = _paths(settings.namespace)
+        casts, pods, secrets, events = _paths(settings.namespace)
         common: dict[str, Any] = {
             "timeout_s": settings.watch_timeout_seconds,
             "inactivity_s": settings.inactivity_timeout_seconds,
@@ -66,6 +71,9 @@ class Controller:
                            **common),
             secrets=Reflector(kube, secrets, on_change=self._secret_changed, keep=secret_keys,
                               index=_namespace, on_restart=self._restarted("secrets"), **common),
+            reports=Reflector(kube, events, on_change=self._reported, keep=report,
+                              field_selector=REPORT_SELECTOR, index=_regards,
+                              on_restart=self._restarted("events"), **common),
         )  # fmt: skip
         self.elector = (
             LeaderElector(kube, settings.lease_namespace, settings.lease_name,
@@ -112,6 +120,10 @@ class Controller:
         for cast in self.caches.casts.items():
             if cast["metadata"]["namespace"] == namespace and name in _secret_names(cast):
                 self.queue.add(f"{namespace}/{cast['metadata']['name']}")
+
+    def _reported(self, key: str, old: JSON | None, new: JSON | None) -> None:
+        if new is not None and (cast := _regards(new)):
+            self.queue.add(cast)  # an expired report changes nothing: the status keeps it
 
     def _restarted(self, resource: str) -> Any:
         return lambda reason: metrics.WATCH_RESTARTS.labels(resource, reason).inc()
@@ -233,6 +245,12 @@ def _same_but_status(old: JSON, new: JSON) -> bool:
 
 def _namespace(obj: JSON) -> str | None:
     return (obj.get("metadata") or {}).get("namespace")
+
+
+def _regards(report: JSON) -> str | None:
+    """The key of the SpaceCast a session's report regards."""
+    name = (report.get("regarding") or {}).get("name")
+    return f"{report['metadata'].get('namespace')}/{name}" if name else None
 
 
 def _secret_names(cast: JSON) -> set[str]:

@@ -35,6 +35,13 @@ class ControllerSettings(SpacecastSettings):
     )
     shm_size: str = Field("1Gi", description="Size of the memory-backed /dev/shm (Chromium).")
     session_metrics_port: int = Field(9090, ge=1, le=65535, description="The session's port.")
+    session_service_account: str = Field(
+        "spacecast-session",
+        pattern=r"^$|" + OBJECT_NAME[1:],
+        description="The sessions' ServiceAccount, allowed only to create Events: each session "
+        "reports its audio source and silence as Events about its cast (empty: no token, no "
+        "reports; the status learns the audio source when the session ends).",
+    )
     session_env: dict[str, str] = Field(
         {}, description="More SPACECAST_* variables for every session (e.g. X's addresses)."
     )

@@ -27,7 +27,7 @@ from typing import Any
 from controller import api
 from controller.pod import InvalidCast, desired_pod
 from controller.settings import ControllerSettings
-from spacecast.contract import ExitClass, Summary, exit_class
+from spacecast.contract import ExitClass, Facts, Summary, exit_class
 
 FAILURES_ANNOTATION = f"{api.GROUP}/failures"  # transient failures before this pod
 GENERATION_ANNOTATION = f"{api.GROUP}/generation"  # the cast's generation it was made for
@@ -194,11 +194,13 @@ def decide(
     now: datetime,
     settings: ControllerSettings,
     may_start: bool = True,
+    reports: dict[str, Facts] | None = None,
 ) -> Outcome:
     """The cast's status and next step, from the cast, its pods and its namespace's Secrets
     (names and keys only). `may_start` is False while every session slot is taken
-    (`max_sessions`): then no new pod, and the cast waits in Pending."""
-    out = _decide(cast, pods, secrets, now, settings)
+    (`max_sessions`): then no new pod, and the cast waits in Pending. `reports`: the newest
+    live facts each of its pods reported (`spacecast.session.report`), by pod name."""
+    out = _decide(cast, pods, secrets, now, settings, reports or {})
     if out.step.create is None or may_start:
         return out
     prev, gen = cast.get("status") or {}, int(cast["metadata"].get("generation") or 1)
@@ -216,6 +218,7 @@ def _decide(
     secrets: dict[str, set[str]],
     now: datetime,
     settings: ControllerSettings,
+    reports: dict[str, Facts],
 ) -> Outcome:
     prev, gen = cast.get("status") or {}, int(cast["metadata"].get("generation") or 1)
     if prev.get("phase") in TERMINAL and prev.get("observedGeneration") == gen:
@@ -239,7 +242,7 @@ def _decide(
         if (how := ended(current)) is not None:
             older = tuple(p["metadata"]["name"] for p in pods if _attempt(p) < _attempt(current))
             return _after_exit(cast, prev, gen, now, current, how, spec, settings, older)
-        return _running(cast, prev, gen, now, current, settings)
+        return _running(cast, prev, gen, now, current, settings, reports)
     return _start(cast, prev, gen, now, spec, secrets, settings, rerun, current)
 
 
@@ -331,6 +334,7 @@ def _running(
     now: datetime,
     pod: dict[str, Any],
     settings: ControllerSettings,
+    reports: dict[str, Facts],
 ) -> Outcome:
     name = pod["metadata"]["name"]
     try:
@@ -349,12 +353,29 @@ def _running(
         "Pending": ("PodPending", f"pod {name} is waiting to be scheduled"),
     }[phase]
     started = prev.get("startTime") or (iso(now) if phase == "Live" else None)
+    facts = reports.get(name)
     status = _status(prev, gen, now, phase, reason, msg, podName=name, startTime=started,
-                     restarts=_failures(pod))  # fmt: skip
+                     restarts=_failures(pod),
+                     audioSource=facts.audio_source if facts else None)  # fmt: skip
+    if phase == "Live" and (silent := _silent(prev, name, facts, gen, now)):
+        status["conditions"].append(silent)
     events = (
         [("Normal", "Live", f"pod {name} is live")] if phase == "Live" != prev.get("phase") else []
     )
     return Outcome(status, events=events)
+
+
+def _silent(
+    prev: dict[str, Any], pod: str, facts: Facts | None, gen: int, now: datetime
+) -> dict[str, Any] | None:
+    """The Silent condition of a Live cast, from its pod's newest report; the one in the
+    status stands while no report is at hand (Events expire after an hour)."""
+    if facts is None:
+        old = next((c for c in prev.get("conditions") or [] if c.get("type") == "Silent"), None)
+        return old if old and prev.get("podName") == pod else None
+    reason, msg = ("Silent", "the cast's audio is below the silence threshold") if facts.silent \
+        else ("Audible", "the cast's audio is above the silence threshold")  # fmt: skip
+    return _condition(prev, "Silent", facts.silent, reason, msg, gen, iso(now))
 
 
 def _after_exit(

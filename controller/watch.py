@@ -44,13 +44,14 @@ class Reflector:
         keep: Callable[[JSON], JSON] = lambda obj: obj,
         index: Callable[[JSON], str | None] = lambda obj: None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         timeout_s: int = 300,
         inactivity_s: float = 75.0,
         on_restart: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.kube, self.path = kube, path
         self.on_change, self.keep, self.on_restart = on_change, keep, on_restart
-        self.label_selector = label_selector
+        self.label_selector, self.field_selector = label_selector, field_selector
         self.timeout_s, self.inactivity_s = timeout_s, inactivity_s
         self.store: dict[str, JSON] = {}
         self.index = index  # e.g. a pod's owner: `by_index` finds a cast's pods in O(1)
@@ -107,7 +108,7 @@ class Reflector:
                 self.stop.wait(RETRY.delay(failures))
 
     def _list(self) -> None:
-        data = self.kube.request("GET", self.path, {"labelSelector": self.label_selector})
+        data = self.kube.request("GET", self.path, self._selectors())
         fresh = {object_key(o): self.keep(o) for o in data.get("items") or []}
         version = str((data.get("metadata") or {}).get("resourceVersion", ""))
         with self.lock:
@@ -130,6 +131,9 @@ class Reflector:
                 self.on_change(key, old.get(key), obj)
         self.synced.set()
 
+    def _selectors(self) -> dict[str, str | None]:
+        return {"labelSelector": self.label_selector, "fieldSelector": self.field_selector}
+
     def _watch(self) -> bool:
         """One watch, until the server ends it; True when events flowed."""
         query = {
@@ -137,7 +141,7 @@ class Reflector:
             "resourceVersion": self.version,
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(random.randint(self.timeout_s, 2 * self.timeout_s - 1)),
-            "labelSelector": self.label_selector,
+            **self._selectors(),
         }
         flowed = False
         for event in self.kube.stream(self.path, query, self.inactivity_s):
@@ -202,4 +206,18 @@ def secret_keys(secret: JSON) -> JSON:
         "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
                      "resourceVersion": meta.get("resourceVersion")},
         "keys": keys,
+    }  # fmt: skip
+
+
+def report(event: JSON) -> JSON:
+    """What the cache keeps of a session's report (an Event): whom it regards, which pod
+    reported, and the facts in its annotations (`spacecast.contract.Facts`)."""
+    meta, regarding = event.get("metadata") or {}, event.get("involvedObject") or {}
+    return {
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                     "resourceVersion": meta.get("resourceVersion"),
+                     "annotations": meta.get("annotations") or {}},
+        "regarding": {"kind": regarding.get("kind"), "name": regarding.get("name"),
+                      "uid": regarding.get("uid")},
+        "instance": event.get("reportingInstance") or "",
     }  # fmt: skip

@@ -139,11 +139,52 @@ COMMANDS = {
     "demo": "spacecast.demo",
     "controller": "controller.cli",
 }
+# The extra each command needs beyond the core (pyproject.toml's optional-dependencies): an
+# image installs only its own, so a command whose extra is missing must say which it is.
+EXTRAS = {
+    "simulate": "simulator",
+    "dev-cluster": "dev-cluster",
+    "download": "download",
+    "session": "session",
+    "demo": "demo",
+    "controller": "controller",
+}
+OWN_PACKAGES = ("spacecast", "simulator", "devcluster", "controller")
+
+
+class MissingExtra(Exception):
+    def __init__(self, command: str, module: str) -> None:
+        super().__init__(command, module)
+        self.command, self.module = command, module
+
+    def line(self) -> str:
+        extra = EXTRAS[self.command]
+        return (
+            f"spacecast {self.command}: error: needs the '{extra}' extra, and {self.module} is "
+            f"not installed: pip install 'spacecast[{extra}]' (exit {ExitCode.UNAVAILABLE})"
+        )
+
+
+def _third_party(exc: ModuleNotFoundError) -> str | None:
+    """The missing distribution's top module, when it is not one of ours (that is a bug)."""
+    top = (exc.name or "").split(".")[0]
+    return top if top and top not in OWN_PACKAGES else None
 
 
 def _registrars(command: str | None = None) -> list[Callable[[Any], None]]:
-    modules = [COMMANDS[command]] if command in COMMANDS else list(COMMANDS.values())
-    return [importlib.import_module(name).register for name in modules]
+    """The chosen command's registrar; with none chosen, every installed command's."""
+    names = [command] if command in COMMANDS else list(COMMANDS)
+    found = []
+    for name in names:
+        try:
+            found.append(importlib.import_module(COMMANDS[name]).register)
+        except ModuleNotFoundError as exc:
+            if (missing := _third_party(exc)) is None:
+                raise
+            if command in COMMANDS:
+                raise MissingExtra(name, missing) from None
+            # Listing the commands: those whose extra is not installed are left out.
+    return found
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -171,7 +212,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
+    try:
+        parser = build_parser(argv)
+    except MissingExtra as exc:
+        print(exc.line(), file=sys.stderr)
+        return ExitCode.UNAVAILABLE
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -184,6 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return exc.code
+    except ModuleNotFoundError as exc:  # a command that imports its extra late (kubernetes)
+        if (missing := _third_party(exc)) is None or args.command not in EXTRAS:
+            raise
+        print(MissingExtra(args.command, missing).line(), file=sys.stderr)
+        return ExitCode.UNAVAILABLE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
 

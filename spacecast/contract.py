@@ -1,7 +1,8 @@
 """The contract between a command and whoever runs it: exit codes and the session's summary.
 
-A session pod speaks to its controller through three things only: its exit code, the one-line
-JSON summary it writes to the termination log, and its readiness probe. The first two are
+A session pod speaks to its controller through four things only: its exit code, the one-line
+JSON summary it writes to the termination log, its readiness probe, and while it runs, its live
+facts posted as Events about its SpaceCast. The exit codes, the summary and the facts are
 defined here, once; the readiness semantics are in `spacecast.session.health`. The session, the
 download command, the README's tables and the controller all read this module, so none can
 drift. It imports nothing but the standard library: the controller must not pull in the media
@@ -74,7 +75,8 @@ EXITS: dict[ExitCode, Exit] = {
     ExitCode.FAILURE: Exit("an internal error (a bug): the only case with a traceback", _T, _ALL),
     ExitCode.USAGE: Exit("usage: bad flag, setting or output template", _P, _ALL),
     ExitCode.UNAVAILABLE: Exit(
-        "a port, file or service that is needed cannot be had (the metrics port in use)",
+        "a port, file or service that is needed cannot be had (the metrics port in use, the "
+        "command's extra not installed)",
         _T,
         _ALL,
     ),
@@ -230,3 +232,66 @@ def summarize_destinations(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "destinations_by_state": dict(Counter(str(r["state"]) for r in rows)),
         "destinations": rows[:LISTED_DESTINATIONS],
     }
+
+
+# The session's live facts ---------------------------------------------------------------------
+
+REPORTER = "spacecast-session"  # the Events' reportingComponent (and source.component)
+_FACT = "spacecast.dev/"  # the SpaceCast API's group (tests/test_contract.py holds them equal)
+AUDIO_SOURCE_KEY = _FACT + "audio-source"
+SILENT_KEY = _FACT + "silent"
+SEQ_KEY = _FACT + "seq"
+AUDIO_SOURCES = ("browser", "rescue")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a running session says about itself, as Events regarding its SpaceCast (see
+    `spacecast.session.report`): where its audio comes from, and whether it is silent.
+
+    Every such Event carries all the facts in its annotations with a sequence number, so the
+    newest Event of the current pod alone is the whole state: a lost or expired Event loses
+    nothing that a later one does not restate. Its reason and message are for people.
+    """
+
+    audio_source: str  # one of AUDIO_SOURCES
+    silent: bool
+
+    def annotations(self, seq: int) -> dict[str, str]:
+        return {
+            AUDIO_SOURCE_KEY: self.audio_source,
+            SILENT_KEY: "true" if self.silent else "false",
+            SEQ_KEY: str(seq),
+        }
+
+    @classmethod
+    def read(cls, annotations: dict[str, str]) -> tuple[int, Facts] | None:
+        """(sequence, facts) from an Event's annotations; None when they are not a report
+        (anyone allowed to create Events can post one: take nothing unchecked)."""
+        source, silent = annotations.get(AUDIO_SOURCE_KEY), annotations.get(SILENT_KEY)
+        seq = annotations.get(SEQ_KEY, "")
+        number = seq.isascii() and seq.isdigit() and len(seq) <= 18  # int() of 5000 digits raises
+        if source not in AUDIO_SOURCES or silent not in ("true", "false") or not number:
+            return None
+        return int(seq), cls(str(source), silent == "true")
+
+
+def report_event(before: Facts | None, now: Facts) -> tuple[str, str, str]:
+    """(type, reason, message) of the Event that reports `now` after `before`. When several
+    facts changed at once the reason names the weightiest; the annotations carry them all."""
+    if before is None:
+        return "Normal", "Casting", f"media is flowing; the audio comes from the {now.audio_source}"
+    if now.audio_source != before.audio_source:
+        if now.audio_source == "rescue":
+            return (
+                "Normal",
+                "Rescued",
+                (
+                    "the browser's audio stayed silent: the audio now comes from the Space's HLS "
+                    "stream"
+                ),
+            )
+        return "Normal", "AudioSource", f"the audio now comes from the {now.audio_source}"
+    if now.silent:
+        return "Warning", "Silent", "the cast's audio has been below the silence threshold"
+    return "Normal", "Audible", "the cast's audio is back above the silence threshold"

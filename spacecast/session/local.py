@@ -12,12 +12,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from simulator.server import Simulator
+if TYPE_CHECKING:  # the session package does not depend on the simulator
+    from simulator.server import Simulator
 
 
 def free_port() -> int:

@@ -12,6 +12,8 @@ from pydantic_settings import SettingsConfigDict
 
 from spacecast.settings import ENV_PREFIX, SpacecastSettings
 
+_SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"  # where a pod's token is
+
 
 class SessionSettings(SpacecastSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX + "SESSION_", extra="ignore")
@@ -84,4 +86,31 @@ class SessionSettings(SpacecastSettings):
     state_poll_seconds: float = Field(10.0, gt=0, description="How often to ask X for the state.")
     termination_log: str = Field(
         "/dev/termination-log", description="Where the one-line JSON summary is written at exit."
+    )
+
+    # Live facts for the controller: Events about the SpaceCast (spacecast.session.report).
+    report_cast: str = Field(
+        "",
+        pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        max_length=317,
+        description="namespace/name of the SpaceCast whose Events report this session's audio "
+        "source and silence (empty: no reports).",
+    )
+    report_cast_uid: str = Field(
+        "", pattern=r"^[0-9a-fA-F-]{0,36}$", description="That SpaceCast's uid."
+    )
+    report_pod: str = Field(
+        "", pattern=r"^[a-z0-9.-]{0,253}$", description="This session's pod (the reporter)."
+    )
+    report_api: str = Field(
+        "",
+        pattern=r"^(https://[^\s/]+)?$",
+        description="The Kubernetes API (default: $KUBERNETES_SERVICE_HOST, in a pod).",
+    )
+    report_token_file: str = Field(
+        f"{_SERVICE_ACCOUNT}/token", description="Bearer token (a secret; re-read each time)."
+    )
+    report_ca_file: str = Field(f"{_SERVICE_ACCOUNT}/ca.crt", description="The API's CA.")
+    silent_report_seconds: float = Field(
+        30.0, gt=0, description="Silence this long is reported as the cast's Silent condition."
     )

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from spacecast.contract import Summary, summarize_destinations
+from spacecast.contract import Facts, Summary, summarize_destinations
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
 from spacecast.session import health
@@ -29,6 +29,7 @@ from spacecast.session.destinations import FanOut
 from spacecast.session.display import Display
 from spacecast.session.meter import Meter
 from spacecast.session.pusher import Pusher
+from spacecast.session.report import Reporter, Target
 from spacecast.session.rescue import Rescue, should_engage
 from spacecast.session.settings import SessionSettings
 from spacecast.session.xclient import SpaceWatch
@@ -58,6 +59,8 @@ class Session:
         self.pusher: Pusher | None = None
         self.meter: Meter | None = None
         self.rescue: Rescue | None = None
+        target = Target.from_settings(settings)
+        self.reporter = Reporter(target) if target else None
 
     async def run(self, destinations: list[Any], watch: SpaceWatch) -> Summary:
         self.watch = watch
@@ -152,6 +155,8 @@ class Session:
         await self.meter.start()
         # When the rescue's playlist goes away, ask X at once whether the Space ended.
         self.rescue = Rescue(self.audio, self._hls_location, on_stream_lost=self.watch.nudge)
+        if self.reporter:
+            self.reporter.start()
 
     async def _hls_location(self) -> str:
         assert self.watch is not None and self.browser is not None
@@ -176,6 +181,7 @@ class Session:
             vitals = self._vitals()
             ready = health.readiness(vitals, window_s=self.settings.ready_window_seconds)
             self.health.beat(vitals, ready)
+            self._report(vitals, live=not ready)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_requested.wait(), TICK_S)
         return "terminated"
@@ -199,6 +205,12 @@ class Session:
             await self.rescue.engage()
         await self.rescue.tick()
 
+    def _report(self, vitals: health.Vitals, live: bool) -> None:
+        """The live facts, once media flows (before that there is nothing to tell)."""
+        if self.reporter and self.rescue and (live or self.reporter.reported):
+            silent = vitals.silent_for >= self.settings.silent_report_seconds
+            self.reporter.update(Facts(self.rescue.source, silent))
+
     def _vitals(self) -> health.Vitals:
         assert self.fanout and self.pusher and self.meter and self.watch
         now = time.monotonic()
@@ -212,7 +224,7 @@ class Session:
 
     async def _teardown(self) -> None:
         """Stop the audio sources, flush the pusher to the destinations, then the rest."""
-        for part in (self.rescue, self.browser, self.meter):
+        for part in (self.reporter, self.rescue, self.browser, self.meter):
             if part:
                 await part.stop()
         if self.pusher and self.fanout:

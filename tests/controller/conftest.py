@@ -5,6 +5,7 @@ against the test's namespace."""
 from __future__ import annotations
 
 import base64
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from controller.kube import JSON, Kube, KubeError
 from controller.reconcile import cast_path
 from controller.run import Controller
 from controller.settings import ControllerSettings
+from devcluster import binaries
 from devcluster.client import api_client
 from devcluster.cluster import ControlPlane
 from tests.wait import wait_for
@@ -98,6 +100,14 @@ def pods_of(kube: Kube, namespace: str, cast: str) -> list[JSON]:
         p for p in pods
         if any(r.get("name") == cast for r in p["metadata"].get("ownerReferences") or [])
     ]  # fmt: skip
+
+
+def kubectl(cp: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
+    """kubectl against the test's cluster; its cache (HOME/.kube) goes in the cluster's own
+    directory, never in the working tree."""
+    env = {"KUBECONFIG": str(cp.kubeconfig), "HOME": str(cp.workdir), "PATH": "/usr/bin:/bin"}
+    binary = str(binaries.locate().path("kubectl"))
+    return subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 StartController = Callable[..., Controller]

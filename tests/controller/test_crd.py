@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from controller import crd
+from controller import api, crd
 from controller.kube import Kube, KubeError
 from controller.reconcile import cast_path
-from devcluster import binaries
 from devcluster.cluster import ControlPlane
 
-from .conftest import cast_manifest, make_cast
+from .conftest import cast_manifest, kubectl, make_cast
 
 CRD_FILE = Path(__file__).resolve().parents[2] / "helm/spacecast/crds/spacecast.dev_spacecasts.yaml"
 
@@ -85,9 +84,9 @@ def test_the_space_is_immutable(kube: Kube, k8s_namespace: str) -> None:
 def test_kubectl_applies_the_crd_and_prints_casts(
     control_plane: ControlPlane, kube: Kube, k8s_namespace: str
 ) -> None:
-    kubectl = str(binaries.locate().path("kubectl"))
-    env = {"KUBECONFIG": str(control_plane.kubeconfig), "PATH": "/usr/bin:/bin"}
-    run = lambda *a: subprocess.run([kubectl, *a], env=env, capture_output=True, text=True)  # noqa: E731
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return kubectl(control_plane, *args)
+
     applied = run("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE.parent))
     assert applied.returncode == 0, applied.stderr
     make_cast(kube, k8s_namespace, "shown")
@@ -110,3 +109,13 @@ def test_the_example_is_accepted(kube: Kube, k8s_namespace: str) -> None:
         if doc["kind"] == "SpaceCast":
             created = kube.request("POST", cast_path(k8s_namespace), body=doc)
             assert created["spec"]["destinations"][0]["secretRef"]["name"] == "periscope-ingest"
+
+
+def test_the_sessions_reports_name_this_api() -> None:
+    """The session's reporter and the contract's fact keys name the SpaceCast API without
+    importing the controller: they must agree with it."""
+    from spacecast import contract
+    from spacecast.session import report
+
+    assert (report.API_VERSION, report.KIND) == (api.API_VERSION, api.KIND)
+    assert contract.AUDIO_SOURCE_KEY.startswith(api.GROUP + "/")

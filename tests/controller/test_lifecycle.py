@@ -4,21 +4,23 @@ the pod's exit (code and termination message) as the kubelet would."""
 
 from __future__ import annotations
 
-import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from controller.kube import Kube, KubeError
-from devcluster import binaries
 from devcluster.cluster import ControlPlane
-from spacecast.contract import Summary
+from spacecast.contract import Facts, Summary
+from spacecast.session.report import Target, event
+from tests.reporting import kube_as, session_account
 from tests.wait import wait_for
 
 from .conftest import (
     StartController,
     finish_pod,
     get_cast,
+    kubectl,
     make_cast,
     make_secret,
     phase_of,
@@ -51,11 +53,8 @@ def test_live_then_transient_restarts_then_failed(
     make_cast(kube, ns, "talk", limits={"maxRestarts": 1})
     cast = wait_phase(kube, ns, "talk", "Live")
     assert cast["status"]["podName"] == "talk-0" and cast["status"]["observedGeneration"] == 1
-    kubectl = str(binaries.locate().path("kubectl"))
-    waited = subprocess.run(
-        [kubectl, "wait", "--for=condition=Ready", "scast/talk", "-n", ns, "--timeout=10s"],
-        env={"KUBECONFIG": str(control_plane.kubeconfig)}, capture_output=True, text=True,
-    )  # fmt: skip
+    waited = kubectl(control_plane, "wait", "--for=condition=Ready", "scast/talk", "-n", ns,
+                     "--timeout=10s")  # fmt: skip
     assert waited.returncode == 0, waited.stderr
 
     lost = Summary("1AudioSpace01", "failed", 31, message="every destination is down").line()
@@ -69,6 +68,40 @@ def test_live_then_transient_restarts_then_failed(
     assert cast["status"]["lastExitCode"] == 33 and "after 1 restarts" in cast["status"]["message"]
     assert {p["metadata"]["name"] for p in pods_of(kube, ns, "talk")} <= {"talk-0", "talk-1"}
     assert {"PodCreated", "Live", "Restarting", "Failed"} <= set(events(kube, ns))
+
+
+def test_a_live_sessions_reports_reach_its_status(
+    kube: Kube, k8s_namespace: str, controller: StartController, control_plane: ControlPlane,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """The session's Events (spacecast/session/report.py), posted with the shipped account's
+    token, become the audio source and the Silent condition; reports of another pod, or of an
+    earlier cast of the same name, do not, whatever their sequence."""
+    ns = k8s_namespace
+    make_secret(kube, ns, "ingest", INGEST)
+    controller()
+    uid = make_cast(kube, ns, "talk")["metadata"]["uid"]
+    wait_phase(kube, ns, "talk", "Live")
+    session = kube_as(control_plane, session_account(kube, ns, tmp_path))
+
+    def post(pod: str, cast_uid: str, seq: int, facts: Facts) -> None:
+        where = Target("", "", "", ns, "talk", cast_uid, pod)
+        session.request("POST", f"/api/v1/namespaces/{ns}/events",
+                        body=event(where, pod, seq, None, facts))  # fmt: skip
+
+    def status() -> tuple[str | None, str | None]:
+        s = get_cast(kube, ns, "talk")["status"]
+        silent = [c["status"] for c in s["conditions"] if c["type"] == "Silent"]
+        return s.get("audioSource"), silent[0] if silent else None
+
+    post("talk-7", uid, 99, Facts("rescue", True))  # not its pod
+    post("talk-0", "an-earlier-talk", 98, Facts("rescue", True))  # not this cast
+    post("talk-0", uid, 1, Facts("browser", False))
+    wait_for("the report in the status", lambda: status() == ("browser", "False"), 30)
+    post("talk-0", uid, 2, Facts("rescue", True))
+    wait_for("rescued and silent", lambda: status() == ("rescue", "True"), 30)
+    shown = kubectl(control_plane, "get", "scast", "talk", "-n", ns).stdout
+    assert shown.splitlines()[1].split()[3] == "rescue", shown
 
 
 @pytest.mark.parametrize(("code", "phase"), [(0, "Completed"), (30, "Failed")])
@@ -178,7 +211,7 @@ def test_spec_change_replaces_the_pod(
                  body={"spec": {"video": {"fps": 25}}},
                  content_type="application/merge-patch+json")  # fmt: skip
     pod = one_pod(kube, ns, "talk", "talk-1")
-    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
     assert env["SPACECAST_SESSION_FPS"] == "25"
     cast = wait_phase(kube, ns, "talk", "Live")
     assert cast["status"]["restarts"] == 0 and cast["status"]["observedGeneration"] == 2

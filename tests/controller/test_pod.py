@@ -28,13 +28,17 @@ def render(**spec: Any) -> dict[str, Any]:
 
 
 def env_of(p: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in p["spec"]["containers"][0]["env"]}
+    """Values, and fields of the pod for what comes from the downward API."""
+    return {
+        e["name"]: e["value"] if "value" in e else "fieldRef:" + e["valueFrom"]["fieldRef"][
+            "fieldPath"] for e in p["spec"]["containers"][0]["env"]
+    }  # fmt: skip
 
 
 def test_locked_down() -> None:
     p = render()
     spec, container = p["spec"], p["spec"]["containers"][0]
-    assert spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
+    assert spec["restartPolicy"] == "Never"
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["securityContext"] == {
@@ -55,6 +59,22 @@ def test_locked_down() -> None:
     assert (owner["kind"], owner["controller"], owner["blockOwnerDeletion"]) == (
         "SpaceCast", True, True,
     )  # fmt: skip
+
+
+def test_the_only_token_is_the_reporting_accounts() -> None:
+    """The session's ServiceAccount (Events only, tests/session/test_report.py) and what the
+    reporter needs to name its cast and itself; with no account, no token and no reports."""
+    p = render()
+    assert p["spec"]["serviceAccountName"] == "spacecast-session"
+    assert p["spec"]["automountServiceAccountToken"] is True
+    env = env_of(p)
+    assert env["SPACECAST_SESSION_REPORT_CAST"] == "casts/talk"
+    assert env["SPACECAST_SESSION_REPORT_CAST_UID"] == "0000-1111"
+    assert env["SPACECAST_SESSION_REPORT_POD"] == "fieldRef:metadata.name"
+    quiet = pod.desired_pod(cast(), 0, SETTINGS.model_copy(update={"session_service_account": ""}))
+    assert quiet["spec"]["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in quiet["spec"]
+    assert not [n for n in env_of(quiet) if "REPORT" in n]
 
 
 def test_secrets_are_files_named_by_index() -> None:
@@ -84,8 +104,9 @@ def test_every_variable_is_a_session_setting() -> None:
     assert env["SPACECAST_SESSION_CROP"] == "320x180+0+0"
     assert env["SPACECAST_SESSION_RESCUE"] == "false"
     back = SessionSettings.model_validate(
-        {k.removeprefix("SPACECAST_SESSION_").lower(): v for k, v in env.items()}
-    )
+        {k.removeprefix("SPACECAST_SESSION_").lower(): v for k, v in env.items()
+         if not v.startswith("fieldRef:")}
+    )  # fmt: skip
     assert (back.width, back.height, back.rescue) == (640, 360, False)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from controller import status as st
 from controller.settings import ControllerSettings
-from spacecast.contract import EXITS, ExitClass, ExitCode, Summary
+from spacecast.contract import EXITS, ExitClass, ExitCode, Facts, Summary
 
 from .test_pod import cast
 
@@ -67,6 +67,27 @@ def test_ready_pod_is_live_and_a_repeat_changes_nothing() -> None:
     assert live.step == st.Step() and [e[1] for e in live.events] == ["Live"]
     again = decide(with_status(c, live), [running(p, ready=True)], NOW + timedelta(minutes=5))
     assert again.status == live.status and again.events == []  # no write, no event
+
+
+def test_a_live_casts_reports_become_its_audio_source_and_silent_condition() -> None:
+    c, p = first_pod()
+    pod = running(p, ready=True)
+
+    def live(c: dict[str, Any], **reports: Facts) -> st.Outcome:
+        return st.decide(c, [pod], SECRETS, NOW, SETTINGS, reports=reports)
+
+    plain = live(c)
+    assert "audioSource" not in plain.status and "Silent" not in conditions(plain)
+    other = live(c, **{"talk-9": Facts("rescue", True)})  # not this cast's pod
+    assert "audioSource" not in other.status and "Silent" not in conditions(other)
+    rescued = live(c, **{"talk-0": Facts("rescue", True)})
+    assert rescued.status["audioSource"] == "rescue" and conditions(rescued)["Silent"] == "True"
+    back = live(with_status(c, rescued), **{"talk-0": Facts("rescue", False)})
+    assert conditions(back)["Silent"] == "False" and back.status["audioSource"] == "rescue"
+    expired = live(with_status(c, back))  # its Events gone after an hour: the status stands
+    assert expired.status == back.status
+    ended = st.decide(with_status(c, back), [exited(p, 0)], SECRETS, NOW, SETTINGS)
+    assert ended.status["phase"] == "Completed" and "Silent" not in conditions(ended)
 
 
 def test_a_pod_is_created_once_whatever_repeats() -> None:

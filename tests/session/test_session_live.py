@@ -12,11 +12,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kubernetes import client
 
+from controller.kube import Kube
+from devcluster.cluster import ControlPlane
 from simulator.server import Simulator
-from spacecast.contract import Summary
+from spacecast.contract import REPORTER, Summary
 from spacecast.session.local import free_display
 from tests.procfs import proc_text, tree_pids
+from tests.reporting import report_flags, session_account
 
 from .conftest import (
     AUTH_TOKEN,
@@ -158,9 +162,17 @@ def _log_time(run: CastRun, event: str, **fields: str) -> datetime:
     return datetime.fromisoformat(line["timestamp"])
 
 
-def test_camera_space_is_rescued_with_rendition_0_only(make_sim: MakeSim, cast: StartCast) -> None:
+def test_camera_space_is_rescued_with_rendition_0_only(
+    make_sim: MakeSim, cast: StartCast, control_plane: ControlPlane, k8s_api: client.ApiClient,
+    k8s_namespace: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    """...and says so to the apiserver, as a SpaceCast's pod does: Events about its cast, with
+    the shipped Events-only account's token."""
     sim = cast_sim(make_sim, "kind=camera,id=1CameraSpace1,start=-30,duration=0")
-    run: CastRun = cast(sim, "1CameraSpace1", display=152)
+    kube = Kube(k8s_api, user_agent="spacecast-tests")
+    token = session_account(kube, k8s_namespace, tmp_path)
+    flags = report_flags(control_plane, k8s_namespace, "cam", "cam-0", token)
+    run: CastRun = cast(sim, "1CameraSpace1", display=152, extra_args=tuple(flags))
 
     wait_for("the rescue", lambda: run.metric("spacecast_rescue_activations_total") >= 1, 45)
     listening = _log_time(run, "browser state", state="listening")
@@ -173,9 +185,23 @@ def test_camera_space_is_rescued_with_rendition_0_only(make_sim: MakeSim, cast: 
     )
     _more_bytes_on_air(run, "10 s more on air", 250_000, 40)
 
+    def reported() -> list[str]:
+        items = kube.request(
+            "GET",
+            f"/api/v1/namespaces/{k8s_namespace}/events",
+            {"fieldSelector": f"reportingComponent={REPORTER}"},
+        )["items"]
+        return [e["reason"] for e in items if e["involvedObject"]["name"] == "cam"
+                and e["reportingInstance"] == "cam-0"]  # fmt: skip
+
+    wait_for(
+        "the Casting and Rescued Events", lambda: {"Casting", "Rescued"} <= set(reported()), 30
+    )
+
     end_space(sim, "1CameraSpace1")
     assert run.wait_exit(60) == 0
     assert run.summary()["audio_source"] == "rescue"
+    assert not secrets_in(run.log_text()) and token.read_text() not in run.log_text()
     assert sim.ingest is not None
     recording = max(sim.ingest.recordings(), key=lambda p: p.stat().st_size)
     clip = recording.with_suffix(".rescued.wav")  # the part after the rescue engaged

@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from spacecast import contract
-from spacecast.contract import ExitClass, ExitCode, Summary
+from spacecast.contract import (
+    AUDIO_SOURCE_KEY,
+    SEQ_KEY,
+    SILENT_KEY,
+    ExitClass,
+    ExitCode,
+    Facts,
+    Summary,
+    report_event,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -84,3 +93,23 @@ def test_help_lists_every_exit_code(command: str) -> None:
     ).stdout  # fmt: skip
     listed = [int(c) for c in re.findall(r"^\s+(\d+)  ", out, re.MULTILINE)]
     assert listed == [code for code, _, _ in contract.exit_table(command)]
+
+
+def test_facts_read_back_and_anything_else_is_not_a_report() -> None:
+    facts = Facts("rescue", True)
+    assert Facts.read(facts.annotations(7)) == (7, facts)
+    good = facts.annotations(1)
+    fullwidth_one = "\uff11"  # str.isdigit() and int() take it
+    for bad in ({**good, AUDIO_SOURCE_KEY: "rtmp://x"}, {**good, SILENT_KEY: "yes"},
+                {**good, SEQ_KEY: "-1"}, {**good, SEQ_KEY: fullwidth_one},
+                {**good, SEQ_KEY: "9" * 5000}, {}):  # fmt: skip
+        assert Facts.read(bad) is None, bad
+
+
+def test_every_change_of_facts_has_its_reason() -> None:
+    browser, rescue = Facts("browser", False), Facts("rescue", False)
+    assert report_event(None, browser)[1] == "Casting"
+    assert report_event(browser, rescue)[1] == "Rescued"
+    assert report_event(rescue, Facts("rescue", True))[:2] == ("Warning", "Silent")
+    assert report_event(Facts("rescue", True), rescue)[1] == "Audible"
+    assert report_event(rescue, browser)[1] == "AudioSource"
