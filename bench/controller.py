@@ -5,7 +5,10 @@ kube-controller-manager and kwok nodes), in one run:
 - spacecast: `spacecast controller --namespace NS` (its defaults);
 - kopf: bench/kopf_operator.py under `kopf run --namespace NS` (kopf 1.45.2, its defaults);
 - floor: no controller; the benchmark creates the same pods itself and waits for them to be
-  Running and Ready (the scheduler and kwok set that pace).
+  Running and Ready (the scheduler and kwok set that pace);
+- floor+casts: the same, while it also creates the N SpaceCasts (8 more threads, no controller
+  to read them): the least the apiserver must take for any controller's job, since every cast
+  is created through it before its pod can be.
 
 For N SpaceCasts created at once (8 client threads): seconds until every cast has its pod and
 until every status reads Live (the floor: every pod Ready), the controller's CPU seconds and
@@ -163,21 +166,27 @@ def create_casts(kube: Kube, ns: str, n: int) -> None:
 
 def run_contender(who: str, n: int, cp: ControlPlane, kube: Kube, tpl: JSON, idle_s: float,
                   workdir: Path) -> Row:  # fmt: skip
-    ns = f"bench-{who}-{n}-{int(time.time())}"
+    ns = f"bench-{who.replace('+', '-')}-{n}-{int(time.time())}"
     kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
     make_secret(kube, ns, "ingest", {"url": "rtmp://ingest.example/app/key"})
     row = Row(who, n)
     pods_path, casts_path = f"/api/v1/namespaces/{ns}/pods", cast_path(ns)
-    if who == "floor":
+    if who.startswith("floor"):
         since, t0 = cp.audit.mark(), time.monotonic()
+        casts = threading.Thread(target=create_casts, args=(kube, ns, n))
+        if who == "floor+casts":
+            casts.start()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda i: kube.request("POST", pods_path, body=copy.deepcopy(tpl) | {
                 "metadata": {"name": f"c{i:04d}-0"}}), range(n)))  # fmt: skip
+        if casts.is_alive():
+            casts.join()
         row.to_pods_s = time.monotonic() - t0
         wait("every pod ready", lambda: sum(map(ready, list_items(kube, pods_path))) >= n, 600, 0.5)
         row.to_live_s = time.monotonic() - t0
         requests, writes, _ = audit_counts(cp, since, BENCH_UA)
         row.requests_per_cast, row.writes_per_cast = requests / n, writes / n
+        kube.request("DELETE", f"/api/v1/namespaces/{ns}")  # room for the next one's pods
         return row
     tpl_file = workdir / "pod-template.json"
     tpl_file.write_text(json.dumps(tpl))
@@ -215,7 +224,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--idle-seconds", type=float, default=60.0)
-    parser.add_argument("--only", nargs="+", default=["floor", "spacecast", "kopf"])
+    parser.add_argument("--only", nargs="+",
+                        default=["floor", "floor+casts", "spacecast", "kopf"])  # fmt: skip
     args = parser.parse_args()
     peer_env("kopf", HERE / "envs")  # installed before anything is timed
     settings = ControllerSettings(session_image="spacecast/session:bench",

@@ -170,8 +170,10 @@ class Reflector:
         key, kept = object_key(obj), self.keep(obj)
         with self.lock:
             old = self.store.get(key)
-            if kind != "DELETED" and old and _newer(old, kept):
-                return  # the cache already holds a later version (a write-through)
+            if kind != "DELETED" and old and (_newer(old, kept) or _same(old, kept)):
+                # The cache already holds this version or a later one (a write-through): the
+                # watch bringing it back is no change, and a pass for it would be wasted.
+                return
             if kind == "DELETED":
                 self.store.pop(key, None)
                 self._reindex(key, old, None)
@@ -188,6 +190,11 @@ def _newer(a: JSON, b: JSON) -> bool:
         return int(a["metadata"]["resourceVersion"]) > int(b["metadata"]["resourceVersion"])
     except (KeyError, ValueError, TypeError):
         return False
+
+
+def _same(a: JSON, b: JSON) -> bool:
+    version = a["metadata"].get("resourceVersion")
+    return bool(version) and version == b["metadata"].get("resourceVersion")
 
 
 def slim(obj: JSON) -> JSON:

@@ -96,3 +96,20 @@ def test_an_apiserver_restart_is_survived(
     control_plane.restart_apiserver()
     make_cast(kube, k8s_namespace, "after-restart")
     wait_for("its pod", lambda: pods_of(kube, k8s_namespace, "after-restart"), 60)
+
+
+def test_our_own_write_coming_back_is_no_change() -> None:
+    """A write-through, then the watch bringing the same version: one change, not two (each
+    change is a reconcile pass); a later version is a change again."""
+    seen: list[str | None] = []
+
+    def changed(key: str, old: JSON | None, new: JSON | None) -> None:
+        seen.append(new["metadata"]["resourceVersion"] if new else None)
+
+    r = Reflector(None, "/x", on_change=changed)  # type: ignore[arg-type]  # no API: no I/O here
+    pod = {"metadata": {"namespace": "n", "name": "p", "resourceVersion": "7"}}
+    r.put(pod, created=True)
+    r._apply("ADDED", pod)
+    r._apply("MODIFIED", {"metadata": pod["metadata"] | {"resourceVersion": "8"}})
+    r._apply("DELETED", {"metadata": pod["metadata"] | {"resourceVersion": "9"}})
+    assert seen == ["7", "8", None]
