@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
+from spacecast import children
 from spacecast.logs import get_logger
 
 log = get_logger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _running: set[ManagedProcess] = set()
 
 
@@ -60,17 +58,6 @@ def wait_until(
         time.sleep(interval)
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: if the parent is SIGKILLed no atexit hook
-    # runs, so ask the kernel to kill this child too.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _on_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
 class ManagedProcess:
     """One component: started in its own process group, logging to a file."""
 
@@ -91,9 +78,9 @@ class ManagedProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            # The kernel ties PDEATHSIG to the forking *thread*: from any other thread the
-            # child would die when that thread ends, so there rely on the atexit hook only.
-            preexec_fn=_die_with_parent if _on_main_thread() else None,
+            # Off the main thread there is no PDEATHSIG (spacecast.children): the atexit
+            # hook only.
+            preexec_fn=children.preexec(),
         )
         _running.add(self)
         log.debug("process started", component=self.name, pid=self._proc.pid)

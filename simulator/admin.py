@@ -1,13 +1,15 @@
 """Routes for people and tests, under /_sim/: what is served, the CA, ground truth, what was
 asked (`/_sim/requests`), and levers on the state machine (start, end, host drop, clock,
-guest-token expiry)."""
+guest-token expiry) and on the network (`/_sim/outage`: simulator/outage.py)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
 
+from simulator.outage import Outage
 from simulator.state import SIM, Sim
 from simulator.world import SpaceEntry
 
@@ -92,6 +94,19 @@ async def requests(request: web.Request) -> web.Response:
     return web.json_response(request.app[SIM].requests.as_json())
 
 
+async def outage(request: web.Request) -> web.Response:
+    """Start (or with seconds=0 end) an outage: simulator/outage.py."""
+    sim: Sim = request.app[SIM]
+    try:
+        sim.outages.current = Outage.parse(dict(request.query))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    o = sim.outages.current
+    return web.json_response({"scope": o.scope, "mode": o.mode, "rate": o.rate,
+                              "seconds": round(o.until - time.monotonic(), 1),
+                              "failed_so_far": sim.outages.served})  # fmt: skip
+
+
 async def expire_guest_tokens(request: web.Request) -> web.Response:
     request.app[SIM].guests.expire_all()
     return web.json_response({"expired": True})
@@ -105,6 +120,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/_sim/spaces/{space_id}/truth.aac", truth),
         web.post("/_sim/spaces/{space_id}/{action}", act),
         web.post("/_sim/clock/advance", advance),
+        web.post("/_sim/outage", outage),
         web.post("/_sim/guest-tokens/expire", expire_guest_tokens),
         web.post("/_sim/ingest/publish", ingest_publish),
     ]

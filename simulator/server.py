@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from simulator import admin, api, media, page
+from simulator import outage as outage_mod
 from simulator.clock import SimClock
 from simulator.ingest import Ingest
 from simulator.requests import Served
@@ -65,8 +66,17 @@ async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
             )
 
 
+@web.middleware
+async def outages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sim: Sim = request.app[SIM]
+    if (outage := sim.outages.hits(request.path)) is None:
+        return await handler(request)
+    sim.outages.served += 1
+    return await outage_mod.fail(request, outage)
+
+
 def build_app(sim: Sim) -> web.Application:
-    app = web.Application(middlewares=[count, latency])
+    app = web.Application(middlewares=[count, outages, latency])
     app[SIM] = sim
     app.add_routes(api.routes() + media.routes() + page.routes() + admin.routes())
     return app

@@ -11,6 +11,7 @@ from simulator import responses
 from simulator.auth import GuestTokens
 from simulator.camera import SegmentCache
 from simulator.faults import Faults
+from simulator.outage import Outages
 from simulator.ratelimit import RateLimiter
 from simulator.requests import RequestLog
 from simulator.settings import SimulatorSettings
@@ -45,6 +46,7 @@ class Sim:
         self.activations = RateLimiter(settings.guest_activate_limit)
         self.listeners = Listeners()
         self.faults = Faults(settings)
+        self.outages = Outages(settings.seed)
         self.segments = SegmentCache()
         self.requests = RequestLog()
         self.ca_file: str = ""  # set once the server has made its certificate

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import BrowserContext, Page, Playwright, Response, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
+from spacecast.backoff import Backoff, RetryPolicy
 from spacecast.logs import get_logger
 from spacecast.session import metrics
 from spacecast.x.auth import Cookies
@@ -38,6 +39,8 @@ LISTEN_CONTROLS = (
     'button:has-text("Start listening")',
     'button:has-text("Listen")',
 )
+PROFILE = "chromium-profile"  # in the runtime folder; holds the cookies: removed at the end
+RESTART_POLICY = RetryPolicy(base_s=1.0, max_s=20.0)  # a relaunch and rejoin take seconds
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=96"
 ANONYMOUS_CONTROL = '[data-testid="anonymous"]'
 MEDIA_READY_STATE_JS = """() => {
@@ -174,7 +177,7 @@ class Browser:
             **env,
             "HOME": str(runtime_dir / "chromium-home"),
         }
-        self.profile = runtime_dir / "chromium-profile"
+        self.profile = runtime_dir / PROFILE
         self.page_url, self.cookies, self.base_url, self.ca_file = (
             page_url,
             cookies,
@@ -208,18 +211,17 @@ class Browser:
         self._task = asyncio.create_task(self._keep_listening(), name="browser")
 
     async def _keep_listening(self) -> None:
-        backoff = 1.0
+        backoff = Backoff(RESTART_POLICY)
         while True:
             try:
                 await self._launch_and_join()
-                backoff = 1.0
+                backoff.up()
                 await self._watch()
             except (PlaywrightError, TimeoutError, RuntimeError) as exc:
                 log.warning("browser failed", error=str(exc).splitlines()[0][:300])
             await self._close()
             self._set(BrowserState.BACKOFF)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 20.0)
+            await asyncio.sleep(backoff.down())
             self.restarts += 1
             metrics.PROCESS_RESTARTS.labels(process="browser").inc()
 

@@ -8,6 +8,8 @@ stays locked to the wall clock that x11grab stamps video with.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, Field
 
 from spacecast.session.settings import SessionSettings
@@ -241,8 +243,17 @@ def meter(sink: str, socket: str) -> Command:
     )
 
 
+# What the rescue's ffmpeg may open, whatever X's playlist points at: HLS over HTTPS only (crypto
+# for AES-128 segments), never file:, pipe:, subfile: or another protocol a hostile playlist
+# could name.
+RESCUE_PROTOCOLS = "https,tls,tcp,crypto"
+
+
 def rescue(hls_url: str, sink: str, socket: str) -> Command:
-    """Play one rendition's audio (0:a:0; every rendition at once overlaps voices) into the sink."""
+    """Play one rendition's audio (0:a:0; every rendition at once overlaps voices) into the sink.
+    The URL comes from X's API: anything but https:// is refused (ValueError)."""
+    if urlsplit(hls_url).scheme != "https" or any(c.isspace() for c in hls_url):
+        raise ValueError("the Space's stream location is not an https:// URL")
     return Command(
         argv=[
             "ffmpeg",
@@ -250,6 +261,8 @@ def rescue(hls_url: str, sink: str, socket: str) -> Command:
             "-hide_banner",
             "-loglevel",
             "warning",
+            "-protocol_whitelist",
+            RESCUE_PROTOCOLS,
             "-reconnect",
             "1",
             "-reconnect_streamed",
@@ -271,3 +284,16 @@ def rescue(hls_url: str, sink: str, socket: str) -> Command:
         ],
         env=pulse_env(socket),
     )
+
+
+# The reaper (spacecast/session/reaper.py): it waits on a pipe only the supervisor writes to. A
+# "done" line means a clean end; EOF without it means the supervisor died outright (SIGKILL,
+# the OOM killer), and then it removes what must not outlive the cast. It retries for a few
+# seconds because the browser, told by its driver's broken pipe to go, may still be writing.
+REAPER_SCRIPT = """IFS= read -r said; [ "$said" = done ] && exit 0
+for try in 1 2 3; do sleep 1; rm -rf -- "$0"; done"""
+
+
+def reaper(path: str) -> Command:
+    """sh, not Python: a few hundred kilobytes, waiting for the supervisor's end."""
+    return Command(argv=["sh", "-c", REAPER_SCRIPT, path])

@@ -3,8 +3,17 @@
     CONNECTING -> PUBLISHING -> RECONNECTING -> PUBLISHING ...
          |                           |
          v                           v
-      REJECTED (first connect      FAILED (still down after the reconnect window)
-      refused: a bad key)
+      REJECTED (its publish         FAILED (no healthy stretch within the reconnect window)
+      refused before it ever
+      published: a bad key)
+
+Rejected means the server refused the publish itself: an `_error` or an error-level
+`NetStream.Publish.*` answer, or the connection closed right after our publish on two tries in
+a row (nginx-rtmp's way). Anything else (unreachable, cut mid-handshake, a malformed message,
+even a bug of ours) is a connection failure, retried with the shared backoff. The reconnect
+window counts from the first failure since the destination last stayed up for a while
+(`spacecast.backoff.Backoff`), so an ingest that accepts and drops every few seconds runs out
+its window as surely as one that is down.
 
 A destination that falls behind (its queue overflows) or stops accepting bytes (wedged) is
 reconnected like one that dropped; the others never wait for it. After every (re)connect it gets
@@ -17,17 +26,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import random
-import time
 from dataclasses import dataclass, field
 
+from spacecast.backoff import Backoff, RetryPolicy
 from spacecast.logs import get_logger
 from spacecast.session import metrics
 from spacecast.session.flv import Tag
-from spacecast.session.rtmp import PublishRejected, RtmpError, RtmpPublisher, RtmpUrl
+from spacecast.session.rtmp import (
+    ClosedOnPublish,
+    PublishRejected,
+    RtmpError,
+    RtmpPublisher,
+    RtmpUrl,
+)
 
 log = get_logger("session.destinations")
 QUEUE_TAGS = 1500  # ~15 s of 30 fps video plus audio
+RECONNECT_POLICY = RetryPolicy(base_s=0.5, max_s=8.0)
 
 
 class DestState(enum.StrEnum):
@@ -100,8 +115,8 @@ class Destination:
         )
 
     async def run(self) -> None:
-        down_since: float | None = None
-        backoff = 0.5
+        backoff = Backoff(RECONNECT_POLICY)
+        closed_on_publish = 0  # in a row
         while True:
             publisher = RtmpPublisher(self.url, self.wedge_seconds)
             try:
@@ -110,18 +125,27 @@ class Destination:
                 if not self.ever_published:
                     return self._set(DestState.REJECTED, str(exc))
                 self._note_failure(str(exc))
-            except RtmpError as exc:
+            except ClosedOnPublish as exc:
+                closed_on_publish += 1
+                if closed_on_publish >= 2 and not self.ever_published:
+                    return self._set(DestState.REJECTED, f"{exc}, twice in a row")
                 self._note_failure(str(exc))
+            except RtmpError as exc:
+                closed_on_publish = 0
+                self._note_failure(str(exc))
+            except Exception as exc:  # a bug of ours must not leave it "connecting" forever
+                log.exception("destination connect crashed", destination=self.index)
+                self._note_failure(f"internal error ({type(exc).__name__})")
             else:
-                down_since, backoff = None, 0.5
+                closed_on_publish = 0
+                backoff.up()
                 await self._publish(publisher)
             finally:
                 await publisher.close()
-            down_since = down_since or time.monotonic()
-            if time.monotonic() - down_since > self.reconnect_window:
+            delay = backoff.down()
+            if backoff.failing_for() > self.reconnect_window:
                 return self._set(DestState.FAILED, self.error)
-            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
-            backoff = min(backoff * 2, 8.0)
+            await asyncio.sleep(delay)
             self.reconnects += 1
             metrics.RECONNECTS.labels(destination=self.label).inc()
 
@@ -155,6 +179,9 @@ class Destination:
                 sent = publisher.bytes_written
         except RtmpError as exc:
             self._set(DestState.RECONNECTING, str(exc))
+        except Exception as exc:  # a bug of ours: reconnect rather than die unseen
+            log.exception("destination publish crashed", destination=self.index)
+            self._set(DestState.RECONNECTING, f"internal error ({type(exc).__name__})")
 
     def _drain(self) -> None:
         self._overflowed = False

@@ -57,6 +57,9 @@ SPACE_STATE = Enum(
     "The Space's state as X reports it.",
     states=["Unknown", "NotStarted", "Running", "Ended"],
 )
+X_ERRORS = Counter(
+    "spacecast_x_errors", "Calls to X's API on the live path that failed (retried; never fatal)."
+)
 MEDIA_READY_STATE = Gauge(
     "spacecast_page_media_ready_state",
     "readyState of the Space page's media element (1 = metadata only: starved).",

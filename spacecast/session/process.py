@@ -5,8 +5,10 @@
 
 Each process gets its own process group, so teardown reaches everything it spawned (no orphans,
 no stale X locks); its stderr (and stdout, unless the owner reads it as data) goes into the
-logs line by line; when it dies it is restarted after an exponential backoff and the restart is
-counted. Subclasses attach readers to stdout or extra pipes and decide when the process is ready.
+logs line by line; when it dies it is restarted after the shared backoff (`spacecast.backoff`:
+its count is forgotten only once the process has stayed up for a while, so a crash loop slows
+down instead of spinning) and the restart is counted. Subclasses attach readers to stdout or
+extra pipes and decide when the process is ready.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from spacecast import children
+from spacecast.backoff import Backoff, RetryPolicy
 from spacecast.logs import get_logger
 from spacecast.session import metrics
 from spacecast.session.commands import Command
@@ -38,8 +42,7 @@ class ProcState(enum.StrEnum):
 class ManagedProcess:
     name = "process"
     stdout_is_data = False
-    backoff_initial = 0.5
-    backoff_max = 15.0
+    restart_policy = RetryPolicy(base_s=0.5, max_s=15.0)
     stop_timeout = 5.0
 
     def __init__(
@@ -52,7 +55,7 @@ class ManagedProcess:
         self.state = ProcState.IDLE
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
-        self._backoff = self.backoff_initial
+        self.backoff = Backoff(self.restart_policy)
         self._supervise: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -98,6 +101,7 @@ class ManagedProcess:
             env=os.environ | command.env,
             start_new_session=True,  # its own process group, for a clean teardown
             pass_fds=fds,
+            preexec_fn=children.preexec(),  # and it dies with us, even on SIGKILL
         )
         self.after_spawn()
         self._tasks = [asyncio.create_task(self._log_lines(self.proc.stderr, "stderr"))]
@@ -106,6 +110,7 @@ class ManagedProcess:
         await self.attached(self.proc)
         await self.ready()
         self._set(ProcState.RUNNING)
+        self.backoff.up()
 
     async def _log_lines(self, stream: asyncio.StreamReader | None, which: str) -> None:
         if stream is None:
@@ -129,17 +134,23 @@ class ManagedProcess:
             self._set(ProcState.BACKOFF)
             if self.on_exit:
                 self.on_exit()
-            log.warning("process exited", process=self.name, code=code, retry_in=self._backoff)
-            await asyncio.sleep(self._backoff)
-            self._backoff = min(self._backoff * 2, self.backoff_max)
+            delay = self.backoff.down()
+            log.warning("process exited", process=self.name, code=code, retry_in=round(delay, 2))
+            await self._restart_after(delay)
+
+    async def _restart_after(self, delay: float) -> None:
+        """Respawn after `delay`; a failed respawn is one more failure, backed off the same."""
+        while not self._stopping():
+            await asyncio.sleep(delay)
             self.restarts += 1
             metrics.PROCESS_RESTARTS.labels(process=self.name).inc()
             try:
-                await self._spawn()
-                self._backoff = self.backoff_initial
-            except Exception as exc:  # a failed restart is retried like an exit
-                log.warning("process restart failed", process=self.name, error=str(exc))
+                return await self._spawn()
+            except Exception as exc:
                 await self._kill_group()
+                delay = self.backoff.down()
+                log.warning("process restart failed", process=self.name, error=str(exc)[:300],
+                            retry_in=round(delay, 2))  # fmt: skip
 
     async def stop(self) -> None:
         if self.state is ProcState.STOPPED:

@@ -16,6 +16,8 @@ import enum
 import time
 from collections.abc import Awaitable, Callable
 
+import httpx
+
 from spacecast.errors import UserError
 from spacecast.logs import get_logger
 from spacecast.session import commands, metrics
@@ -84,10 +86,16 @@ class Rescue:
         self._set(RescueState.ENGAGING)
         try:
             url = await self.resolve_hls()
-        except UserError as exc:
+        except (UserError, httpx.HTTPError, OSError) as exc:  # X out of reach: try again later
             self._cooldown_until = time.monotonic() + COOLDOWN_S
-            return self._set(RescueState.COOLDOWN, error=exc.message)
+            why = exc.message if isinstance(exc, UserError) else type(exc).__name__
+            return self._set(RescueState.COOLDOWN, error=why)
         sink, socket = self.audio.sink, self.audio.socket
+        try:
+            commands.rescue(url, sink, socket)
+        except ValueError as exc:  # X pointed somewhere the rescue will not go
+            self._cooldown_until = time.monotonic() + COOLDOWN_S
+            return self._set(RescueState.COOLDOWN, error=str(exc))
         self.process = RescueProcess(
             lambda: commands.rescue(url, sink, socket), on_exit=self.on_stream_lost
         )

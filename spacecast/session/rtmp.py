@@ -36,7 +36,14 @@ class RtmpError(Exception):
 
 
 class PublishRejected(RtmpError):
-    """The server refused to let us publish (bad app or stream key)."""
+    """The server said no to our publish: `_error` in answer to it, or an error-level
+    `NetStream.Publish.*` status (BadName, Rejected: a bad stream key)."""
+
+
+class ClosedOnPublish(RtmpError):
+    """The server closed the connection right after our publish without a word: how
+    nginx-rtmp refuses a key its on_publish hook denies, or a network cut at that moment.
+    Whoever sees it twice in a row may take it for a refusal."""
 
 
 @dataclass(frozen=True)
@@ -179,9 +186,13 @@ class RtmpPublisher:
         self._window = 2_500_000
         self._acked = 0
         self._reader_task: asyncio.Task[None] | None = None
+        self._publish_sent = False
         self.broken: str | None = None
 
     async def connect(self, within_seconds: float = 10.0) -> None:
+        """Handshake, connect, createStream, publish. Only the server's own refusal of the
+        publish is PublishRejected; everything else (unreachable, a cut at any step, a
+        malformed message) is a connection failure, worth another try."""
         try:
             await asyncio.wait_for(self._connect(), within_seconds)
         except (OSError, TimeoutError) as exc:
@@ -189,12 +200,19 @@ class RtmpPublisher:
             raise RtmpError(f"cannot reach {self.url.redacted}: {exc or 'timed out'}") from None
         except asyncio.IncompleteReadError:
             await self.close()
-            raise PublishRejected(
-                f"{self.url.redacted} closed the connection before publishing"
-            ) from None
+            if self._publish_sent:
+                raise ClosedOnPublish(
+                    f"{self.url.redacted} closed the connection when asked to publish"
+                ) from None
+            raise RtmpError(f"{self.url.redacted} closed the connection while connecting") from None
         except RtmpError:
             await self.close()
             raise
+        except Exception as exc:  # our parser on a malformed message: the server's fault
+            await self.close()
+            raise RtmpError(
+                f"{self.url.redacted} sent a malformed message ({type(exc).__name__})"
+            ) from None
         self._reader_task = asyncio.create_task(self._read_forever(), name="rtmp-reader")
 
     async def _connect(self) -> None:
@@ -235,6 +253,7 @@ class RtmpPublisher:
         result = await self._await_result(4)
         self._stream_id = int(result[3]) if len(result) > 3 and isinstance(result[3], float) else 1
         self._send(CS_COMMAND, COMMAND, self._stream_id, _command("publish", 5, None, key, "live"))
+        self._publish_sent = True
         await self._await_publish_start()
 
     def _send(
@@ -254,12 +273,16 @@ class RtmpPublisher:
                 return amf.decode_all(payload)
             self._on_control(msg_type, payload)
 
+    def _said(self, command: list[Any]) -> str:
+        return _describe(command, self.url.stream)
+
     async def _await_result(self, txn: int) -> list[Any]:
+        """The answer to connect or createStream; an `_error` there is not about the key."""
         while True:
             command = await self._next_command()
             name = command[0] if command else None
             if name == "_error" and len(command) > 1 and command[1] == txn:
-                raise PublishRejected(f"{self.url.redacted} refused: {_describe(command)}")
+                raise RtmpError(f"{self.url.redacted} answered an error: {self._said(command)}")
             if name == "_result" and len(command) > 1 and command[1] == txn:
                 return command
 
@@ -267,16 +290,19 @@ class RtmpPublisher:
         while True:
             command = await self._next_command()
             if command and command[0] == "onStatus":
-                code = _info(command).get("code", "")
+                info = _info(command)
+                code, level = str(info.get("code", "")), str(info.get("level", ""))
                 if code == "NetStream.Publish.Start":
                     return
-                if "Publish" in code or "error" in str(_info(command).get("level", "")):
+                if code.startswith("NetStream.Publish.") and level == "error":
                     raise PublishRejected(
-                        f"{self.url.redacted} refused to publish: {_describe(command)}"
+                        f"{self.url.redacted} refused to publish: {self._said(command)}"
                     )
+                if level == "error":
+                    raise RtmpError(f"{self.url.redacted} failed: {self._said(command)}")
             elif command and command[0] == "_error":
                 raise PublishRejected(
-                    f"{self.url.redacted} refused to publish: {_describe(command)}"
+                    f"{self.url.redacted} refused to publish: {self._said(command)}"
                 )
 
     def _on_control(self, msg_type: int, payload: bytes) -> None:
@@ -296,12 +322,12 @@ class RtmpPublisher:
             while True:
                 command = await self._next_command()
                 if command and command[0] == "onStatus" and _info(command).get("level") == "error":
-                    self.broken = _describe(command)
+                    self.broken = self._said(command)
                     break
         except (asyncio.IncompleteReadError, OSError) as exc:
             self.broken = f"connection lost ({type(exc).__name__})"
         except Exception as exc:  # a malformed message: the connection is no use any more
-            self.broken = f"protocol error: {exc}"
+            self.broken = f"malformed message from the server ({type(exc).__name__})"
         if self._writer:
             self._writer.close()
 
@@ -347,6 +373,11 @@ def _info(command: list[Any]) -> dict[str, Any]:
     return next((v for v in command[2:] if isinstance(v, dict)), {})
 
 
-def _describe(command: list[Any]) -> str:
+def _describe(command: list[Any], key: str = "") -> str:
+    """The server's words about a status, made safe to log: a server may quote the stream key
+    back (it is masked), and may send anything (control characters go, length is capped)."""
     info = _info(command)
-    return str(info.get("description") or info.get("code") or command[0])
+    text = str(info.get("description") or info.get("code") or command[0])
+    if key:
+        text = text.replace(key, "****")
+    return "".join(c if c.isprintable() else " " for c in text)[:200]

@@ -23,12 +23,13 @@ from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
 from spacecast.session import health
 from spacecast.session.audio import AudioServer
-from spacecast.session.browser import Browser
+from spacecast.session.browser import PROFILE, Browser
 from spacecast.session.commands import EncoderSettings
 from spacecast.session.destinations import FanOut
 from spacecast.session.display import Display
 from spacecast.session.meter import Meter
 from spacecast.session.pusher import Pusher
+from spacecast.session.reaper import Reaper
 from spacecast.session.report import Reporter, Target
 from spacecast.session.rescue import Rescue, should_engage
 from spacecast.session.settings import SessionSettings
@@ -46,6 +47,8 @@ class Session:
         self.settings, self.x = settings, x
         self._own_runtime = settings.runtime_dir is None  # a temp directory: removed at the end
         self.runtime = Path(settings.runtime_dir or tempfile.mkdtemp(prefix="spacecast-session-"))
+        # First, before any child: what must not outlive the cast goes even if we are killed.
+        self.reaper = Reaper(self.runtime if self._own_runtime else self.runtime / PROFILE)
         self.health = health.Health()
         self.stop_requested = asyncio.Event()
         self.started = time.monotonic()
@@ -92,8 +95,10 @@ class Session:
             await self._teardown()
             if runner:
                 await runner.cleanup()
-            if self._own_runtime:
-                shutil.rmtree(self.runtime, ignore_errors=True)
+            # The browser profile holds the burner's cookies: it never outlives the cast.
+            shutil.rmtree(self.runtime if self._own_runtime else self.runtime / PROFILE,
+                          ignore_errors=True)  # fmt: skip
+            self.reaper.done()
 
     async def _serve_health(self) -> web.AppRunner:
         s = self.settings

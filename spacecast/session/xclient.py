@@ -8,6 +8,9 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+import httpx
+
+from spacecast.backoff import Backoff, RetryPolicy
 from spacecast.logs import get_logger
 from spacecast.session import metrics
 from spacecast.settings import XSettings
@@ -18,6 +21,10 @@ from spacecast.x.models import SpaceMetadata
 
 log = get_logger("session.x")
 STATES = ("NotStarted", "Running", "Ended")
+# X out of reach (a timeout, a reset, a 5xx) while the cast runs: ask again sooner than the poll
+# interval at first, never faster than this policy, and never end the cast over it.
+RETRY = RetryPolicy(base_s=1.0, max_s=10.0)
+TRANSIENT = (XError, httpx.HTTPError, OSError)
 
 
 class SpaceWatch:
@@ -57,12 +64,16 @@ class SpaceWatch:
 
     async def wait_until_running(self, stop: asyncio.Event) -> bool:
         """True once the Space runs; False if it ended first or we were asked to stop."""
-        await self.refresh()
+        await self.refresh()  # the first answer decides: no such Space, refused cookies
         while self.meta is not None and self.meta.not_started and not stop.is_set():
             log.info("waiting for the Space to start", space=self.space_id)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
-            await self.refresh()
+            try:
+                await self.refresh()
+            except TRANSIENT as exc:  # it was there a moment ago: keep waiting
+                log.warning("Space state unknown", error=_why(exc))
+                metrics.X_ERRORS.inc()
         self._poller = asyncio.create_task(self._poll(), name="space-state")
         return self.running and not stop.is_set()
 
@@ -71,14 +82,28 @@ class SpaceWatch:
         self._nudged.set()
 
     async def _poll(self) -> None:
+        """Follow the state until the Space ends. Nothing X does ends the poller: a failure is
+        retried with the shared backoff (capped by the poll interval), and the Space's end is
+        still noticed once X answers again."""
+        backoff = Backoff(RETRY)
+        wait = self.poll_seconds
         while not self.ended:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._nudged.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._nudged.wait(), wait)
             self._nudged.clear()
             try:
                 await self.refresh()
-            except XError as exc:  # a passing API failure must not end a live cast
-                log.warning("Space state unknown", error=exc.message)
+            except TRANSIENT as exc:
+                wait = min(backoff.down(), self.poll_seconds)
+                log.warning("Space state unknown", error=_why(exc), retry_in=round(wait, 1))
+                metrics.X_ERRORS.inc()
+                continue
+            except Exception as exc:  # a bug of ours: say so, keep following the Space
+                log.exception("Space state poll crashed", error=type(exc).__name__)
+                wait = self.poll_seconds
+                continue
+            backoff.up()
+            wait = self.poll_seconds
 
     async def stream_location(self, media_key: str | None) -> str:
         key = (
@@ -92,3 +117,11 @@ class SpaceWatch:
         if self._poller:
             self._poller.cancel()
         await self.http.aclose()
+
+
+def _why(exc: BaseException) -> str:
+    """One line on a failure to reach X, without headers or cookies (httpx's texts are safe:
+    they name the exception and at most the URL, which holds no secret)."""
+    if isinstance(exc, XError):
+        return exc.message
+    return f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__

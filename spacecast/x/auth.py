@@ -30,6 +30,11 @@ USER_AGENT = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 WANTED = ("auth_token", "ct0")
+# RFC 6265's cookie-octet: no controls, whitespace, '"', ',', ';' or '\'. A value with a CR or a
+# LF would otherwise reach a header, and the HTTP library's error would quote it (and the
+# token with it) into logs and the termination message.
+COOKIE_OCTETS = frozenset(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '",;\\')
+MAX_COOKIE = 4096
 # twspace-crawler's choice: reuse a guest token for 30 minutes, refresh early when X says so.
 GUEST_TOKEN_MAX_AGE_S = 1800.0
 
@@ -93,6 +98,14 @@ def load_cookies(path: Path) -> Cookies:
     missing = [name for name in WANTED if not found.get(name)]
     if missing:
         raise BadCookies(path, "missing " + " and ".join(missing))
+    for name in WANTED:  # say which and why, never the value
+        value = found[name]
+        if len(value) > MAX_COOKIE or not set(value) <= COOKIE_OCTETS:
+            raise BadCookies(
+                path,
+                f"{name} is not a cookie value (control characters, spaces, quotes, ';', ',' "
+                f"or '\\', or over {MAX_COOKIE} characters)",
+            )
     return Cookies(found["auth_token"], found["ct0"])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from spacecast.session import commands
 from spacecast.session.settings import SessionSettings
 
@@ -49,6 +51,17 @@ def test_rescue_pins_one_rendition_into_the_sink() -> None:
     assert argv_value(argv, "-map") == "0:a:0"
     assert argv_value(argv, "-device") == "spacecast99"
     assert argv_value(argv, "-name") == commands.RESCUE_CLIENT
+    assert argv_value(argv, "-protocol_whitelist") == "https,tls,tcp,crypto"
+    assert argv.index("-protocol_whitelist") < argv.index("-i")  # it must precede the input
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "http://cdn/m.m3u8", "subfile:,,start,0,end,0,:/x", "pipe:0",
+            "https://cdn/m.m3u8 -f null", "concat:https://a|file:///x"],
+)  # fmt: skip
+def test_the_rescue_goes_only_to_https(url: str) -> None:
+    with pytest.raises(ValueError):
+        commands.rescue(url, "spacecast99", "/sock")
 
 
 def test_pulseaudio_script_makes_the_sink_the_default() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from spacecast.session.destinations import DestState, FanOut
+from spacecast.session.destinations import Destination, DestState, FanOut
 from spacecast.session.flv import AUDIO, SCRIPT, VIDEO, Tag
 from spacecast.session.rtmp import RtmpError, RtmpUrl
+
+from .rtmp_faults import FaultyIngest
 
 KEY_FRAME, INTER_FRAME = b"\x17\x01", b"\x27\x01"
 VIDEO_HEADER, AUDIO_HEADER, AUDIO_FRAME = b"\x17\x00", b"\xaf\x00", b"\xaf\x01"
@@ -94,3 +96,48 @@ async def test_a_failed_send_means_reconnecting() -> None:
     await published(fan, Recorder(fail_after=4), (0, 3))
     destination = fan.destinations[0]
     assert destination.state is DestState.RECONNECTING and destination.error == "dropped"
+
+
+async def _run_against(ingest: FaultyIngest, window_s: float) -> Destination:
+    """Run one destination against `ingest`, fed media as an encoder would, until it gives
+    up (rejected or failed) or 20 s pass."""
+    port = await ingest.start()
+    out = FanOut([RtmpUrl.parse(f"rtmp://127.0.0.1:{port}/app/key")], window_s, 10)
+    destination = out.destinations[0]
+
+    async def encoder() -> None:
+        ts = 0
+        out.new_stream()
+        while True:
+            out.feed(Tag(VIDEO, ts, KEY_FRAME if ts % 330 == 0 else INTER_FRAME))
+            ts += 33
+            await asyncio.sleep(0.033)
+
+    feeding = asyncio.create_task(encoder())
+    try:
+        await asyncio.wait_for(destination.run(), 20)
+    finally:
+        feeding.cancel()
+        await ingest.stop()
+    return destination
+
+
+async def test_closed_on_publish_twice_is_a_rejection() -> None:
+    ingest = FaultyIngest("close-on-publish")
+    destination = await _run_against(ingest, window_s=30)
+    assert destination.state is DestState.REJECTED and ingest.connections == 2
+
+
+async def test_a_cut_handshake_is_retried_until_the_window_ends() -> None:
+    ingest = FaultyIngest("cut-handshake")
+    destination = await _run_against(ingest, window_s=2)
+    assert destination.state is DestState.FAILED and ingest.connections >= 2
+
+
+async def test_a_flapping_ingest_runs_out_its_window() -> None:
+    """Up for 0.3 s at a time, never long enough to count as healthy: the window measures
+    from the first drop, so it ends in FAILED (it used to reconnect forever)."""
+    ingest = FaultyIngest("accept", hold_s=0.3)
+    destination = await _run_against(ingest, window_s=2)
+    assert destination.state is DestState.FAILED
+    assert ingest.published >= 2 and destination.reconnects >= 2

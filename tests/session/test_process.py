@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from spacecast.backoff import RetryPolicy
 from spacecast.session.commands import Command
 from spacecast.session.process import ManagedProcess, ProcState
 from tests.procfs import all_stat_fields
@@ -12,7 +13,7 @@ from tests.procfs import all_stat_fields
 
 class Quick(ManagedProcess):
     name = "quick"
-    backoff_initial = 0.05
+    restart_policy = RetryPolicy(base_s=0.05, max_s=0.2)
 
 
 async def test_a_dying_process_is_restarted_and_reported() -> None:

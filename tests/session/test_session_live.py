@@ -4,10 +4,13 @@ session's metrics, its logs, its exit, and what the ingest recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -310,3 +313,116 @@ def test_a_taken_display_is_exit_33_with_a_summary(
     finally:
         other.terminate()
         other.wait(10)
+
+
+def test_x_out_of_reach_for_30_s_leaves_the_cast_on_air_and_its_end_noticed(
+    make_sim: MakeSim, cast: StartCast
+) -> None:
+    """X's API resets every connection for 30 s (the page's own state calls included): the
+    cast stays on air, the poller keeps trying, and the Space's end, which happens in the
+    middle of the outage, is noticed once X answers again: exit 0, not a crash."""
+    sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace05,start=-30,duration=0")
+    run: CastRun = cast(sim, "1AudioSpace05", display=156)
+    wait_for("the cast ready", lambda: run.metric("spacecast_ready") == 1, 60)
+    lever = httpx.post(f"{sim.http_url}/_sim/outage",
+                       params={"scope": "api", "mode": "reset", "seconds": 30})  # fmt: skip
+    assert lever.status_code == 200, lever.text
+    outage_over = time.monotonic() + 30
+    wait_for(
+        "the poller meeting the outage", lambda: run.metric("spacecast_x_errors_total") >= 2, 20
+    )
+    _more_bytes_on_air(run, "media on air through the outage", 100_000, 20)
+    end_space(sim, "1AudioSpace05")
+    assert run.wait_exit(75) == 0
+    assert time.monotonic() >= outage_over  # it could not have known before X answered
+    assert run.summary()["reason"] == "space_ended"
+    assert "Traceback" not in run.log_text()
+
+
+def test_the_rescues_hls_failing_mid_rescue_comes_back(make_sim: MakeSim, cast: StartCast) -> None:
+    """A camera Space rescued through HLS, then its playlists and chunks answer 503 for 15 s:
+    the rescued audio drops out, the cast stays on air, and the audio comes back after."""
+    sim = cast_sim(make_sim, "kind=camera,id=1CameraSpace3,start=-30,duration=0")
+    run: CastRun = cast(sim, "1CameraSpace3", display=157)
+    level = "spacecast_audio_level_dbfs"
+    wait_for("rescued audio", lambda: run.metric(level) > -30, 60)
+    lever = httpx.post(f"{sim.http_url}/_sim/outage",
+                       params={"scope": "media", "mode": "5xx", "seconds": 15})  # fmt: skip
+    assert lever.status_code == 200, lever.text
+    wait_for("the rescued audio gone with its source", lambda: run.metric(level) < -50, 30)
+    _more_bytes_on_air(run, "picture and silence on air meanwhile", 50_000, 20)
+    wait_for("the rescued audio back", lambda: run.metric(level) > -30, 60)
+    assert run.proc.poll() is None  # never ended
+    end_space(sim, "1CameraSpace3")
+    assert run.wait_exit(60) == 0
+
+
+def test_a_sigkilled_supervisor_leaves_no_process_and_no_profile(
+    make_sim: MakeSim, cast: StartCast
+) -> None:
+    """kill -9 of the supervisor mid-cast: Xvfb, PulseAudio, ffmpeg, the driver and Chromium
+    go with it, and the browser profile (the burner's cookies) is removed by the reaper."""
+    sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace06,start=-30,duration=0")
+    run: CastRun = cast(sim, "1AudioSpace06", display=158)
+    wait_for("readiness", run.ready, 60)
+    profile = run.runtime_dir / "chromium-profile"
+    assert profile.is_dir() and any(profile.iterdir())
+    reaper = [p for p in tree_pids(run.proc.pid) if proc_text(p, "comm").strip() == "sh"]
+    assert len(reaper) == 1, reaper
+    tree = [p for p in tree_pids(run.proc.pid) if p not in reaper and p != run.proc.pid]
+    assert len(tree) >= 5, tree  # Xvfb, pulseaudio, the driver, chromium's, ffmpeg's
+    run.proc.kill()
+    run.proc.wait(10)
+
+    def left() -> list[str]:
+        return [proc_text(p, "comm").strip() for p in tree if proc_text(p, "comm")]
+
+    wait_for("every process gone", lambda: not left(), 20)
+    wait_for("the profile gone", lambda: not profile.exists(), 20)
+    wait_for("the reaper gone", lambda: not any(proc_text(p, "comm") for p in reaper), 20)
+
+
+def _at_least(run: CastRun, metric: str, value: float) -> bool:
+    return run.metric(metric) >= value
+
+
+def _none_frozen(pids: list[int]) -> bool:
+    """None of `pids` is still there stopped (state T): killed, and gone or a zombie."""
+    return not any(proc_text(p, "stat").split(") ")[-1].startswith("T") for p in pids)
+
+
+def _pids_of(run: CastRun, comm: str, *marks: str) -> list[int]:
+    return [p for p in tree_pids(run.proc.pid) if proc_text(p, "comm").strip() == comm
+            and all(m in proc_text(p, "cmdline") for m in marks)]  # fmt: skip
+
+
+def test_a_frozen_encoder_meter_or_renderer_is_found_and_restarted(
+    make_sim: MakeSim, cast: StartCast
+) -> None:
+    """SIGSTOP keeps a process alive to the kernel and dead to the cast. Each one frozen in
+    turn is found by its missing progress (output, samples, the page's heartbeat) within
+    --stall-seconds, killed, restarted, and the cast goes on."""
+    sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace07,start=-30,duration=0")
+    run: CastRun = cast(sim, "1AudioSpace07", display=159, extra_args=("--stall-seconds", "5"))
+    wait_for("readiness", run.ready, 60)
+    frozen: list[int] = []
+    try:
+        for process, comm, marks in [("pusher", "ffmpeg", ("x11grab",)),
+                                     ("meter", "parec", ()),
+                                     ("browser", "chromium", ("--type=renderer",))]:  # fmt: skip
+            pids = _pids_of(run, comm, *marks)
+            assert pids, f"no {comm} to freeze"
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            frozen += pids
+            stalls = f"spacecast_process_stalls_total{{process={process}}}"
+            wait_for(f"the {process} found stalled", partial(_at_least, run, stalls, 1), 30)
+            wait_for(f"the frozen {comm} gone", partial(_none_frozen, pids), 30)
+            wait_for("on air again", run.ready, 60)
+            _more_bytes_on_air(run, f"bytes after the {process} restart", 100_000, 30)
+        wait_for("audio back", lambda: run.metric("spacecast_audio_level_dbfs") > -30, 60)
+    finally:
+        for pid in frozen:  # whatever the outcome, nothing stays frozen behind the test
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert "process stalled" in run.log_text()

@@ -54,3 +54,26 @@ def test_bad_cookie_files(tmp_path: Path, content: str | None, why: str) -> None
     with pytest.raises(BadCookies) as err:
         load_cookies(path)
     assert why in err.value.message and err.value.code == ExitCode.BAD_COOKIES
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "S3CRET\r\nX-Evil: 1",
+        "S3CRET en",
+        "S3CRET;ct0=x",
+        'S3CRET"',
+        "S3CRET\x00",
+        "S3CRET\u00e9",
+        "S3CRET" * 1000,
+    ],
+)
+def test_a_cookie_value_no_header_could_carry_is_refused_unquoted(
+    tmp_path: Path, value: str
+) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"auth_token": value, "ct0": "c" * 32}))
+    with pytest.raises(BadCookies) as err:
+        load_cookies(path)
+    assert "auth_token is not a cookie value" in err.value.message
+    assert "S3CRET" not in err.value.message
