@@ -169,8 +169,10 @@ class Browser:
         cookies: Cookies | None,
         base_url: str,
         ca_file: str | None,
+        stall_s: float = 10.0,
     ) -> None:
         self.chromium, self.sandbox = chromium, sandbox
+        self.stall_s = stall_s  # the page's heartbeat must answer within this
         self.width, self.height = width, height
         env = os.environ | pulse_env | {"DISPLAY": display, "PULSE_SINK": sink}
         self.env: dict[str, str | float | bool] = {
@@ -274,7 +276,11 @@ class Browser:
         assert self._context is not None
         page = self._context.pages[0]
         while not self._closed.is_set():
-            state = await asyncio.wait_for(page.evaluate(MEDIA_READY_STATE_JS), 10)
+            try:  # the page's heartbeat: a frozen renderer does not answer
+                state = await asyncio.wait_for(page.evaluate(MEDIA_READY_STATE_JS), self.stall_s)
+            except TimeoutError:
+                metrics.PROCESS_STALLS.labels(process="browser").inc()
+                raise RuntimeError(f"the page did not answer for {self.stall_s:.0f} s") from None
             now = time.monotonic()
             self.view.media_ready_state = state
             if state is not None:

@@ -59,8 +59,12 @@ class Meter(ManagedProcess):
     name = "meter"
     stdout_is_data = True
 
-    def __init__(self, sink: str, socket: str, window_seconds: float, threshold_db: float) -> None:
+    def __init__(
+        self, sink: str, socket: str, window_seconds: float, threshold_db: float,
+        stall_seconds: float | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(lambda: commands.meter(sink, socket))
+        self.stall_seconds = stall_seconds  # parec's samples must keep coming
         self.window = LevelWindow(window_seconds, threshold_db)
         metrics.AUDIO_LEVEL.set(FLOOR_DB)  # nothing measured yet reads as silence, not 0 dB
         self._reader: asyncio.Task[None] | None = None
@@ -76,4 +80,5 @@ class Meter(ManagedProcess):
             except asyncio.IncompleteReadError:
                 return
             self.window.add(mean_square(block), time.monotonic())
+            self.progressed()
             metrics.AUDIO_LEVEL.set(round(self.window.level_db, 1))

@@ -57,6 +57,12 @@ SPACE_STATE = Enum(
     "The Space's state as X reports it.",
     states=["Unknown", "NotStarted", "Running", "Ended"],
 )
+PROCESS_STALLS = Counter(
+    "spacecast_process_stalls",
+    "Processes found alive but making no progress (output, samples, page heartbeat) for "
+    "--stall-seconds, and restarted.",
+    ["process"],
+)
 X_ERRORS = Counter(
     "spacecast_x_errors", "Calls to X's API on the live path that failed (retried; never fatal)."
 )

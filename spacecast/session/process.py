@@ -18,6 +18,7 @@ import contextlib
 import enum
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,9 @@ class ManagedProcess:
     stdout_is_data = False
     restart_policy = RetryPolicy(base_s=0.5, max_s=15.0)
     stop_timeout = 5.0
+    # Liveness from progress: a process whose output has not moved for this long is stalled
+    # (hung, frozen, SIGSTOPped: alive to the kernel, dead to the cast). None: not checked.
+    stall_seconds: float | None = None
 
     def __init__(
         self,
@@ -56,6 +60,8 @@ class ManagedProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self.backoff = Backoff(self.restart_policy)
+        self.progress_at: float | None = None  # monotonic time its output last moved
+        self.stalls = 0
         self._supervise: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -110,6 +116,7 @@ class ManagedProcess:
         await self.attached(self.proc)
         await self.ready()
         self._set(ProcState.RUNNING)
+        self.progress_at = time.monotonic()  # a process that never produces is stalled too
         self.backoff.up()
 
     async def _log_lines(self, stream: asyncio.StreamReader | None, which: str) -> None:
@@ -151,6 +158,28 @@ class ManagedProcess:
                 delay = self.backoff.down()
                 log.warning("process restart failed", process=self.name, error=str(exc)[:300],
                             retry_in=round(delay, 2))  # fmt: skip
+
+    def progressed(self) -> None:
+        """Its output moved (a subclass calls this as data arrives)."""
+        self.progress_at = time.monotonic()
+
+    def stalled_for(self, now: float) -> float:
+        """Seconds without progress, once past `stall_seconds`; else 0."""
+        if self.stall_seconds is None or self.state is not ProcState.RUNNING:
+            return 0.0
+        age = now - (self.progress_at or now)
+        return age if age > self.stall_seconds else 0.0
+
+    def kill_stalled(self, age: float) -> None:
+        """SIGKILL the stalled process's group (a SIGSTOPped process gets it too); the
+        supervision loop sees the exit and restarts it with the backoff."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.stalls += 1
+        metrics.PROCESS_STALLS.labels(process=self.name).inc()
+        log.warning("process stalled", process=self.name, seconds=round(age, 1))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     async def stop(self) -> None:
         if self.state is ProcState.STOPPED:

@@ -71,8 +71,10 @@ class Pusher(ManagedProcess):
         sink: str,
         socket: str,
         fanout: FanOut,
+        stall_seconds: float | None = None,
     ) -> None:
         super().__init__()
+        self.stall_seconds = stall_seconds  # FLV tags must keep coming
         self.encoder, self.display, self.sink, self.socket = encoder, display, sink, socket
         self.fanout = fanout
         self.progress: Progress | None = None
@@ -111,6 +113,7 @@ class Pusher(ManagedProcess):
         try:
             async for tag in read_tags(stdout):
                 self.last_output = time.monotonic()
+                self.progressed()
                 self.fanout.feed(tag)
         except FlvError as exc:
             log.error("encoder output unusable", error=str(exc))

@@ -70,6 +70,11 @@ class SessionSettings(SpacecastSettings):
         5.0, gt=0, description="A page media element starved (readyState <= 1) this long does too."
     )
     rescue: bool = Field(True, description="Rescue silent Spaces through their HLS audio.")
+    stall_seconds: float = Field(
+        10.0, gt=0, le=120,
+        description="A process alive but making no progress this long (the encoder's output, "
+        "the meter's samples, the page's heartbeat) is restarted.",
+    )  # fmt: skip
     ready_window_seconds: float = Field(
         10.0, gt=0, description="Encoder output older than this makes the session unready."
     )

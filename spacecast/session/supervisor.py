@@ -142,6 +142,7 @@ class Session:
             cookies=self.watch.cookies,
             base_url=self.x.x_base_url,
             ca_file=self.x.x_ca_file,
+            stall_s=s.stall_seconds,
         )
         try:
             await self.browser.start()
@@ -152,11 +153,13 @@ class Session:
             ) from None
         self.fanout = FanOut(destinations, s.reconnect_window_seconds, s.wedge_seconds)
         self.pusher = Pusher(
-            EncoderSettings.from_settings(s), s.display, s.sink, self.audio.socket, self.fanout
-        )
+            EncoderSettings.from_settings(s), s.display, s.sink, self.audio.socket, self.fanout,
+            stall_seconds=s.stall_seconds,
+        )  # fmt: skip
         await self.pusher.start()
         self.fanout.start()
-        self.meter = Meter(s.sink, self.audio.socket, METER_WINDOW_S, s.silence_db)
+        self.meter = Meter(s.sink, self.audio.socket, METER_WINDOW_S, s.silence_db,
+                           stall_seconds=s.stall_seconds)  # fmt: skip
         await self.meter.start()
         # When the rescue's playlist goes away, ask X at once whether the Space ended.
         self.rescue = Rescue(self.audio, self._hls_location, on_stream_lost=self.watch.nudge)
@@ -183,13 +186,24 @@ class Session:
             ):
                 return "space_ended"
             await self._rescue_if_needed()
+            stalled = self._restart_stalled()
             vitals = self._vitals()
             ready = health.readiness(vitals, window_s=self.settings.ready_window_seconds)
+            ready += [f"{name} stalled {age:.0f} s: restarting" for name, age in stalled]
             self.health.beat(vitals, ready)
             self._report(vitals, live=not ready)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_requested.wait(), TICK_S)
         return "terminated"
+
+    def _restart_stalled(self) -> list[tuple[str, float]]:
+        """Liveness from progress: a process that stopped producing is restarted."""
+        now, found = time.monotonic(), []
+        for process in (self.pusher, self.meter):
+            if process and (age := process.stalled_for(now)):
+                process.kill_stalled(age)
+                found.append((process.name, age))
+        return found
 
     def _first_error(self) -> str:
         assert self.fanout is not None

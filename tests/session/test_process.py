@@ -48,3 +48,24 @@ def _living_in(group: int) -> list[int]:
         for pid, fields in all_stat_fields().items()
         if int(fields[2]) == group and fields[0] != "Z"  # pgrp, state
     ]
+
+
+async def test_a_process_without_progress_is_stalled_and_killed_into_a_restart() -> None:
+    proc = Quick(lambda: Command(argv=["sleep", "60"]))
+    proc.stall_seconds = 0.2
+    await proc.start()
+    try:
+        assert proc.stalled_for(asyncio.get_running_loop().time()) == 0.0  # just started
+        first = proc.proc
+        await asyncio.sleep(0.3)
+        proc.progressed()  # output moved: not stalled
+        now = proc.progress_at or 0.0
+        assert proc.stalled_for(now + 0.1) == 0.0 and proc.stalled_for(now + 0.5) > 0.2
+        proc.kill_stalled(0.5)
+        for _ in range(100):
+            if proc.proc is not first and proc.state is ProcState.RUNNING:
+                break
+            await asyncio.sleep(0.05)
+        assert proc.proc is not first and proc.stalls == 1 and proc.restarts == 1
+    finally:
+        await proc.stop()
