@@ -48,7 +48,7 @@ def _serve(settings: Any) -> int:
     from kubernetes import client, config
 
     from controller.kube import Kube
-    from controller.run import Controller
+    from controller.run import Controller, connections
 
     cfg = client.Configuration()
     try:
@@ -61,8 +61,7 @@ def _serve(settings: Any) -> int:
                 config.load_kube_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     except (config.ConfigException, OSError) as exc:
         raise UserError(f"no usable kubeconfig: {exc}", ExitCode.USAGE) from None
-    # A connection for every worker, every watch and the Event poster: none waits for another.
-    cfg.connection_pool_maxsize = settings.workers + 8
+    cfg.connection_pool_maxsize = connections(settings)  # none waits for, or opens, another
     api = client.ApiClient(cfg)
     controller = Controller(Kube(api), settings)
     try:

@@ -255,14 +255,19 @@ class EventPoster:
     """Events go out from a thread of their own: a courtesy to people, never a reason to slow
     or fail a pass. A full backlog (an apiserver that cannot keep up) drops the newest."""
 
+    THREADS = 4  # a burst of casts makes a burst of Events: a few at a time
+
     def __init__(
-        self, kube: Kube, may_write: Callable[[], bool], backlog: int = 10_000, threads: int = 4
-    ) -> None:
+        self, kube: Kube, may_write: Callable[[], bool], backlog: int = 10_000,
+        threads: int = THREADS,
+    ) -> None:  # fmt: skip
         self.kube, self.may_write = kube, may_write
         self.queue: queue.Queue[JSON | None] = queue.Queue(backlog)
         self.dropped, self.threads = 0, threads
-        for i in range(threads):  # a burst of casts makes a burst of Events: a few at a time
-            threading.Thread(target=self._run, name=f"events-{i}", daemon=True).start()
+        self.workers = [threading.Thread(target=self._run, name=f"events-{i}", daemon=True)
+                        for i in range(threads)]  # fmt: skip
+        for worker in self.workers:
+            worker.start()
 
     def post(self, event: JSON) -> None:
         try:

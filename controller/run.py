@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,6 +26,7 @@ from controller.queue import WorkQueue
 from controller.reconcile import (
     CASTS_PATH,
     Caches,
+    EventPoster,
     Reconciler,
     is_active,
     owner_of,
@@ -51,6 +53,16 @@ def _paths(namespace: str | None) -> tuple[str, str, str, str]:
             f"/api/v1/namespaces/{namespace}/events",
         )
     return f"{CASTS_PATH}/{api.PLURAL}", "/api/v1/pods", "/api/v1/secrets", "/api/v1/events"
+
+
+def connections(settings: ControllerSettings) -> int:
+    """HTTP connections the controller keeps: one per thread that talks to the apiserver. Too
+    small a pool is costly, not just slow: urllib3 opens a connection for each request beyond
+    it and drops it after, a TLS handshake every time (one watch more, and a 1000-cast burst
+    took a fifth more CPU and 8 s longer to go Live)."""
+    watches = len(fields(Caches))
+    leader = 1 if settings.leader_elect else 0
+    return settings.workers + watches + EventPoster.THREADS + leader + 1  # +1: /healthz spare
 
 
 class Controller:

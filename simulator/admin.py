@@ -1,6 +1,7 @@
 """Routes for people and tests, under /_sim/: what is served, the CA, ground truth, what was
 asked (`/_sim/requests`), and levers on the state machine (start, end, host drop, clock,
-guest-token expiry) and on the network (`/_sim/outage`: simulator/outage.py)."""
+guest-token expiry) and on the network (`/_sim/outage`: simulator/outage.py;
+`/_sim/ingest/fault`: simulator/faultproxy.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator.faultproxy import Fault
 from simulator.outage import Outage
 from simulator.state import SIM, Sim
 from simulator.world import SpaceEntry
@@ -107,6 +109,18 @@ async def outage(request: web.Request) -> web.Response:
                               "failed_so_far": sim.outages.served})  # fmt: skip
 
 
+async def ingest_fault(request: web.Request) -> web.Response:
+    """Set the fault on the path to the ingest: simulator/faultproxy.py."""
+    proxy = request.app[SIM].ingest_proxy
+    if proxy is None:
+        raise web.HTTPConflict(text="no fault proxy: start the simulator with --ingest-proxy\n")
+    try:
+        proxy.set(Fault.parse(dict(request.query)))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    return web.json_response({"mode": proxy.fault.mode, "connections": proxy.connections})
+
+
 async def expire_guest_tokens(request: web.Request) -> web.Response:
     request.app[SIM].guests.expire_all()
     return web.json_response({"expired": True})
@@ -121,6 +135,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/_sim/spaces/{space_id}/{action}", act),
         web.post("/_sim/clock/advance", advance),
         web.post("/_sim/outage", outage),
+        web.post("/_sim/ingest/fault", ingest_fault),
         web.post("/_sim/guest-tokens/expire", expire_guest_tokens),
         web.post("/_sim/ingest/publish", ingest_publish),
     ]

@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from spacecast import children
+
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 APP = "x"
 
@@ -49,9 +51,15 @@ class Ingest:
         self.auth_url = auth_url
         self._prefix = Path(tempfile.mkdtemp(prefix="spacecast-ingest-"))
         self._proc: subprocess.Popen[bytes] | None = None
+        self.public_port: int | None = None  # a fault proxy's, when one stands in front
+        self.tls_port: int | None = None  # the RTMPS front's (--ingest-tls)
 
     def url(self, key: str) -> str:
-        return f"rtmp://127.0.0.1:{self.port}/{APP}/{key}"
+        return f"rtmp://127.0.0.1:{self.public_port or self.port}/{APP}/{key}"
+
+    def tls_url(self, key: str) -> str:
+        assert self.tls_port, "the ingest runs without its RTMPS front (--ingest-tls)"
+        return f"rtmps://127.0.0.1:{self.tls_port}/{APP}/{key}"
 
     def start(self) -> None:
         if self._listening():  # nginx would fail to bind while the check below saw the other one
@@ -63,6 +71,9 @@ class Ingest:
             ["nginx", "-p", str(self._prefix), "-c", str(conf), "-e", "stderr"],
             stdout=subprocess.DEVNULL,
             start_new_session=True,
+            # Called on the simulator's own thread, which lives as long as the simulator: nginx
+            # dies with it, even when whoever runs the simulator is SIGKILLed.
+            preexec_fn=children.preexec(any_thread=True),
         )
         deadline = time.monotonic() + 10
         while not self._listening():

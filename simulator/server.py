@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import ssl
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from aiohttp import web
 from simulator import admin, api, media, page
 from simulator import outage as outage_mod
 from simulator.clock import SimClock
+from simulator.faultproxy import FaultProxy
 from simulator.ingest import Ingest
 from simulator.requests import Served
 from simulator.settings import SimulatorSettings
@@ -143,19 +145,30 @@ class Simulator:
             "simulator listening", http=self.http_url, https=self.https_url, ca_file=self.ca_file
         )
         if self.settings.ingest:
-            await self._start_ingest(state_dir)
+            await self._start_ingest(state_dir, context)
 
-    async def _start_ingest(self, state_dir: Path) -> None:
+    async def _start_ingest(self, state_dir: Path, tls: ssl.SSLContext) -> None:
         port = self.settings.ingest_port or _free_port(self.settings.bind)
         record_dir = Path(self.settings.ingest_dir or state_dir / "ingest")
         auth = f"http://127.0.0.1:{self.http_port}/_sim/ingest/publish"
         self.ingest = Ingest(port, record_dir, auth)
-        await asyncio.to_thread(self.ingest.start)
+        # On this thread, not a worker's: nginx's PDEATHSIG is tied to the thread that forks
+        # it (simulator/ingest.py). The wait for its port is short, before anyone publishes.
+        self.ingest.start()
+        if self.settings.ingest_proxy:
+            self.sim.ingest_proxy = FaultProxy(port)
+            self.ingest.public_port = await self.sim.ingest_proxy.start()
+        if self.settings.ingest_tls:  # RTMPS: TLS terminated here, RTMP to nginx
+            self.sim.ingest_tls = FaultProxy(port)
+            self.ingest.tls_port = await self.sim.ingest_tls.start(tls)
         log.info(
             "RTMP ingest listening", url=self.ingest.url("<stream key>"), records=str(record_dir)
         )
 
     async def stop(self) -> None:
+        for front in (self.sim.ingest_proxy, self.sim.ingest_tls):
+            if front:
+                await front.stop()
         if self.ingest:
             await asyncio.to_thread(self.ingest.stop)
         if self._runner:

@@ -29,6 +29,12 @@ class SimulatorSettings(SpacecastSettings):
         False, description="Also run X's RTMP ingest (nginx with the RTMP module)."
     )
     ingest_port: int = Field(1935, ge=0, le=65535, description="RTMP ingest port (0 = a free one).")
+    ingest_proxy: bool = Field(
+        False, description="Put a fault proxy in front of the ingest (/_sim/ingest/fault)."
+    )
+    ingest_tls: bool = Field(
+        False, description="Also take RTMPS, on a TLS front of its own (its CA: /_sim/ca.pem)."
+    )
     ingest_keys: list[str] = Field(
         default_factory=list, description="Stream keys the ingest accepts (default: any)."
     )

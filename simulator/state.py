@@ -10,6 +10,7 @@ from aiohttp import web
 from simulator import responses
 from simulator.auth import GuestTokens
 from simulator.camera import SegmentCache
+from simulator.faultproxy import FaultProxy
 from simulator.faults import Faults
 from simulator.outage import Outages
 from simulator.ratelimit import RateLimiter
@@ -47,6 +48,8 @@ class Sim:
         self.listeners = Listeners()
         self.faults = Faults(settings)
         self.outages = Outages(settings.seed)
+        self.ingest_proxy: FaultProxy | None = None  # with --ingest-proxy
+        self.ingest_tls: FaultProxy | None = None  # with --ingest-tls: the RTMPS front
         self.segments = SegmentCache()
         self.requests = RequestLog()
         self.ca_file: str = ""  # set once the server has made its certificate

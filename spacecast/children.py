@@ -22,6 +22,8 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def preexec() -> Callable[[], None] | None:
-    """The `preexec_fn` for a child that must die with us, or None off the main thread."""
-    return die_with_parent if threading.current_thread() is threading.main_thread() else None
+def preexec(any_thread: bool = False) -> Callable[[], None] | None:
+    """The `preexec_fn` for a child that must die with us; None off the main thread, unless
+    the caller's thread lives exactly as long as the child should (`any_thread`)."""
+    main = threading.current_thread() is threading.main_thread()
+    return die_with_parent if main or any_thread else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -58,7 +59,12 @@ def status_line(elapsed: float, m: dict[str, float]) -> str:
     )
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does: everything it started
+
+
 def run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupted)
     configure_logging()
     out = Path(args.output).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from spacecast.cli import add_settings_arguments, settings_from_args
 from spacecast.contract import Summary, help_epilog
 from spacecast.errors import ExitCode, UserError, one_line
 from spacecast.logs import configure_logging, get_logger
-from spacecast.session.inputs import load_destinations
+from spacecast.session.inputs import check_ca_file, load_destinations
 from spacecast.session.settings import SessionSettings
 from spacecast.session.supervisor import Session
 from spacecast.session.xclient import SpaceWatch
@@ -100,6 +100,7 @@ async def _main(settings: SessionSettings, x: XSettings) -> Summary:
         raise UserError("which Space? give --space (an x.com Space URL or id)", ExitCode.USAGE)
     watch = SpaceWatch(settings.space, x, settings.cookies_file, settings.state_poll_seconds)
     destinations = load_destinations(settings.destinations_file)
+    check_ca_file(settings.rtmps_ca_file)
     session = Session(settings, x)
     session.install_signal_handlers()
     return await session.run(destinations, watch)

@@ -80,6 +80,7 @@ class Destination:
     head: StreamHead
     reconnect_window: float
     wedge_seconds: float
+    ca_file: str | None = None
     state: DestState = DestState.CONNECTING
     reconnects: int = 0
     error: str | None = None
@@ -118,7 +119,7 @@ class Destination:
         backoff = Backoff(RECONNECT_POLICY)
         closed_on_publish = 0  # in a row
         while True:
-            publisher = RtmpPublisher(self.url, self.wedge_seconds)
+            publisher = RtmpPublisher(self.url, self.wedge_seconds, self.ca_file)
             try:
                 await publisher.connect()
             except PublishRejected as exc:
@@ -196,10 +197,13 @@ class Destination:
 class FanOut:
     """Feeds every destination from the encoder's tags; knows the current stream head."""
 
-    def __init__(self, urls: list[RtmpUrl], reconnect_window: float, wedge_seconds: float) -> None:
+    def __init__(
+        self, urls: list[RtmpUrl], reconnect_window: float, wedge_seconds: float,
+        ca_file: str | None = None,
+    ) -> None:  # fmt: skip
         self.head = StreamHead()
         self.destinations = [
-            Destination(i, url, self.head, reconnect_window, wedge_seconds)
+            Destination(i, url, self.head, reconnect_window, wedge_seconds, ca_file)
             for i, url in enumerate(urls)
         ]
         self._tasks: list[asyncio.Task[None]] = []

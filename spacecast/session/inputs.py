@@ -8,6 +8,7 @@ destination, projected from its Secret as `destinations/0`, `destinations/1`, ..
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from spacecast.errors import ExitCode, UserError
@@ -53,3 +54,16 @@ def load_destinations(path: str) -> list[RtmpUrl]:
     if not urls:
         raise _bad(f"destinations file {path} lists no URL")
     return urls
+
+
+def check_ca_file(path: str | None) -> None:
+    """The --rtmps-ca-file, if given, must be a readable PEM CA: found now, in one line, not
+    as a destination that retries until its window ends."""
+    if not path:
+        return
+    try:
+        ssl.create_default_context().load_verify_locations(path)
+    except ssl.SSLError:  # before OSError, which it is a kind of
+        raise _bad(f"--rtmps-ca-file {path}: not a PEM certificate") from None
+    except OSError as exc:
+        raise _bad(f"--rtmps-ca-file {path}: {exc.strerror or type(exc).__name__}") from None

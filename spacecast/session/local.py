@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from spacecast import children
+
 if TYPE_CHECKING:  # the session package does not depend on the simulator
     from simulator.server import Simulator
 
@@ -76,12 +78,17 @@ class LocalCast:
         cookies: dict[str, str] | None = None,
         display: int | None = None,
         extra_args: tuple[str, ...] = (),
+        more_destinations: tuple[str, ...] = (),
+        rtmps: bool = False,
     ) -> LocalCast:
-        """Start a session on `space_id`, publishing to the simulator's ingest with `key`."""
+        """Start a session on `space_id`, publishing to the simulator's ingest with `key`
+        (destination 0; over RTMPS to its TLS front with `rtmps`), then to
+        `more_destinations`."""
         assert sim.ingest is not None, "the simulator runs without its RTMP ingest"
         workdir.mkdir(parents=True, exist_ok=True)
         destinations = workdir / "destinations"
-        destinations.write_text(sim.ingest.url(key) + "\n")
+        first = sim.ingest.tls_url(key) if rtmps else sim.ingest.url(key)
+        destinations.write_text("\n".join([first, *more_destinations]) + "\n")
         destinations.chmod(0o600)
         display = display if display is not None else free_display()
         port = free_port()
@@ -92,6 +99,7 @@ class LocalCast:
             "--metrics-port", str(port), "--metrics-bind", "127.0.0.1",
             "--state-poll-seconds", "2", "--termination-log", str(workdir / "summary.json"),
             "--runtime-dir", str(workdir / "runtime"),
+            *(("--rtmps-ca-file", sim.ca_file) if rtmps else ()),
             *extra_args,
         ]  # fmt: skip
         if cookies:
@@ -102,7 +110,9 @@ class LocalCast:
             "SPACECAST_X_CA_FILE": sim.ca_file, "SPACECAST_LOG_FORMAT": "json",
         }  # fmt: skip
         with (workdir / "session.log").open("wb") as log:
-            proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                argv, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=children.preexec()
+            )  # dies with its starter
         return cls(proc, port, workdir)
 
     def _get(self, path: str) -> httpx.Response | None:

@@ -10,9 +10,13 @@ first connect (a bad key: fatal), bytes actually written (a wedged connection), 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
+import socket
 import ssl
 import struct
+import termios
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,8 +179,11 @@ def _command(name: str, txn: float, *args: Any) -> bytes:
 class RtmpPublisher:
     """One publishing connection. `connect()` raises PublishRejected or RtmpError."""
 
-    def __init__(self, url: RtmpUrl, wedge_seconds: float = 10.0) -> None:
+    def __init__(
+        self, url: RtmpUrl, wedge_seconds: float = 10.0, ca_file: str | None = None
+    ) -> None:
         self.url = url
+        self.ca_file = ca_file  # rtmps://: trust this CA too (default: the system's only)
         self.wedge_seconds = wedge_seconds
         self.bytes_written = 0
         self.last_progress = time.monotonic()
@@ -187,6 +194,7 @@ class RtmpPublisher:
         self._acked = 0
         self._reader_task: asyncio.Task[None] | None = None
         self._publish_sent = False
+        self._taken = 0  # bytes the peer has acknowledged, as far as we can tell
         self.broken: str | None = None
 
     async def connect(self, within_seconds: float = 10.0) -> None:
@@ -216,13 +224,18 @@ class RtmpPublisher:
         self._reader_task = asyncio.create_task(self._read_forever(), name="rtmp-reader")
 
     async def _connect(self) -> None:
-        context = ssl.create_default_context() if self.url.scheme == "rtmps" else None
+        context = None
+        if self.url.scheme == "rtmps":
+            context = ssl.create_default_context()
+            if self.ca_file:
+                context.load_verify_locations(self.ca_file)
         reader, self._writer = await asyncio.open_connection(
             self.url.host,
             self.url.port,
             ssl=context,
             server_hostname=self.url.host if context else None,
         )
+        _small_send_buffer(self._writer)
         self._chunks = ChunkReader(reader)
         c1 = struct.pack(">II", 0, 0) + os.urandom(HANDSHAKE_SIZE - 8)
         self._writer.write(b"\x03" + c1)
@@ -345,7 +358,24 @@ class RtmpPublisher:
             ) from None
         except (OSError, RuntimeError) as exc:
             raise RtmpError(f"connection lost ({exc})") from None
-        self.last_progress = time.monotonic()
+        if (stuck := self._unacknowledged_for()) > self.wedge_seconds:
+            raise RtmpError(f"wedged: the server acknowledged nothing for {stuck:.0f} s")
+
+    def _unacknowledged_for(self) -> float:
+        """Seconds since the peer last acknowledged bytes while some were waiting on it.
+
+        Liveness from bytes actually moving, not from writes that return: the kernel takes
+        writes into its send buffer long after the peer stopped reading (and at a quiet cast's
+        150 kbit/s even a small buffer is many seconds of media). What was written minus what
+        still waits (asyncio's buffer and the socket's unacknowledged bytes, SIOCOUTQ) is what
+        the peer took; it must keep growing while anything waits.
+        """
+        assert self._writer is not None
+        waiting = self._writer.transport.get_write_buffer_size() + _unacked(self._writer)
+        taken, now = self.bytes_written - waiting, time.monotonic()
+        if waiting == 0 or taken > self._taken:
+            self._taken, self.last_progress = max(self._taken, taken), now
+        return now - self.last_progress
 
     async def close(self) -> None:
         if self._reader_task:
@@ -367,6 +397,31 @@ class RtmpPublisher:
                     pass
             self._writer.close()
             self._writer = None
+
+
+# The kernel's send buffer grows to megabytes (tcp_wmem), which at a cast's 1.5-3 Mbit/s hides a
+# peer that stopped reading for tens of seconds before a write ever blocks. A second or so of
+# media is enough to ride out jitter, and a wedge then shows within --wedge-seconds of it.
+SEND_BUFFER = 256 * 1024
+
+
+def _unacked(writer: asyncio.StreamWriter) -> int:
+    """Bytes in the socket's send queue not yet acknowledged by the peer (SIOCOUTQ; for TLS
+    these are ciphertext, a little more than what was written: close enough to see motion)."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return 0
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0])
+    except OSError:
+        return 0
+
+
+def _small_send_buffer(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
 
 
 def _info(command: list[Any]) -> dict[str, Any]:

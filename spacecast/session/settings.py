@@ -83,6 +83,9 @@ class SessionSettings(SpacecastSettings):
     reconnect_window_seconds: float = Field(
         60.0, gt=0, description="Keep reconnecting a dropped destination this long."
     )
+    rtmps_ca_file: str | None = Field(
+        None, description="A CA to trust for rtmps:// destinations, besides the system's."
+    )
     wedge_seconds: float = Field(
         10.0, gt=0, description="No bytes written this long means a wedged connection."
     )

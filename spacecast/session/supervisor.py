@@ -151,7 +151,8 @@ class Session:
             raise UserError(
                 f"cannot start the browser: {type(exc).__name__}: {first}", ExitCode.SESSION_FAILED
             ) from None
-        self.fanout = FanOut(destinations, s.reconnect_window_seconds, s.wedge_seconds)
+        self.fanout = FanOut(destinations, s.reconnect_window_seconds, s.wedge_seconds,
+                             s.rtmps_ca_file)  # fmt: skip
         self.pusher = Pusher(
             EncoderSettings.from_settings(s), s.display, s.sink, self.audio.socket, self.fanout,
             stall_seconds=s.stall_seconds,

@@ -6,11 +6,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import httpx
 
 from controller.kube import Kube
+from controller.reconcile import Caches, EventPoster
+from controller.run import connections
 
 from .conftest import StartController, make_cast, make_secret, wait_phase
 
@@ -68,3 +71,16 @@ def test_a_busy_port(control_plane: object, tmp_path: Path) -> None:
         result = controller_cli("--kubeconfig", str(kubeconfig), "--metrics-bind", "127.0.0.1",
                                 "--metrics-port", port)  # fmt: skip
     assert result.returncode == 3 and f"127.0.0.1:{port}" in one_line(result)
+
+
+def test_the_connection_pool_has_room_for_every_thread_that_talks_to_the_api(
+    kube: Kube, controller: StartController
+) -> None:
+    """Each watch, worker, Event poster and the elector holds a connection at once; a pool
+    smaller than that opens and drops a connection (a TLS handshake) for every request over."""
+    c = controller(leader_elect=True, lease_namespace="default")
+    talkers = [t for t in c.threads if t.name.startswith(("watch-", "worker-", "leader"))]
+    talkers += c.reconcile.events.workers
+    assert all(t.is_alive() for t in talkers)
+    assert len(talkers) == len(fields(Caches)) + c.settings.workers + EventPoster.THREADS + 1
+    assert connections(c.settings) > len(talkers)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from simulator.server import Simulator
@@ -40,6 +41,8 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
         key: str = STREAM_KEY,
         display: int = 150,
         extra_args: tuple[str, ...] = (),
+        more_destinations: tuple[str, ...] = (),
+        rtmps: bool = False,
     ) -> LocalCast:
         cookies = {"auth_token": AUTH_TOKEN, "ct0": CT0}
         runs.append(
@@ -51,6 +54,8 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
                 cookies=cookies,
                 display=display,
                 extra_args=extra_args,
+                more_destinations=more_destinations,
+                rtmps=rtmps,
             )
         )
         return runs[-1]
@@ -60,14 +65,21 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
         run.stop()
 
 
-def cast_sim(make_sim: MakeSim, *spaces: str) -> Simulator:
+def cast_sim(make_sim: MakeSim, *spaces: str, **settings: Any) -> Simulator:
     return make_sim(
         space=list(spaces),
         ingest=True,
         ingest_port=0,
         ingest_keys=[STREAM_KEY],
         valid_auth_tokens=[AUTH_TOKEN],
+        **settings,
     )
+
+
+def ingest_fault(sim: Simulator, **query: object) -> None:
+    """Set a fault on the path to the ingest (the simulator's --ingest-proxy)."""
+    answer = httpx.post(f"{sim.http_url}/_sim/ingest/fault", params=query)  # type: ignore[arg-type]
+    assert answer.status_code == 200, answer.text
 
 
 def probe(path: Path) -> dict[str, Any]:
@@ -99,3 +111,14 @@ def tone_excess_db(path: Path, hz: int) -> float:
         return mean_volume(path, f"bandpass=f={f}:width_type=q:w=200")
 
     return band(hz) - band(hz * 1.07)
+
+
+def packet_times(path: Path, stream: str) -> list[float]:
+    """The presentation times of one stream's packets ("a" or "v"), in order."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", "packet=pts_time",
+         "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    fields = (line.split(",")[0].strip() for line in out.splitlines())  # "1.402000," at times
+    return [float(t) for t in fields if t not in ("", "N/A")]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from dataclasses import dataclass, field
 
 from spacecast.session import amf
@@ -116,3 +117,19 @@ class FaultyIngest:
             await asyncio.sleep(self.hold_s)
             return False
         return True
+
+
+class InThread:
+    """A FaultyIngest on a loop of its own, for tests that drive a real session synchronously."""
+
+    def __init__(self, ingest: FaultyIngest) -> None:
+        self.ingest = ingest
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(ingest.start(), self.loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.ingest.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

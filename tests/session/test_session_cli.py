@@ -137,3 +137,35 @@ def test_unreadable_cookies(tmp_path: Path) -> None:
                      "--termination-log", str(log))  # fmt: skip
     assert result.returncode == 21 and "missing auth_token and ct0" in one_error_line(result)
     assert summary_of(log).exit_code == 21
+
+
+@pytest.mark.parametrize(
+    ("content", "says"), [(None, "No such file"), ("not a certificate", "not a PEM certificate")]
+)
+def test_a_bad_rtmps_ca_file_is_one_line(tmp_path: Path, content: str | None, says: str) -> None:
+    destinations = tmp_path / "destinations"
+    destinations.write_text("rtmps://ingest.example/app/KEY\n")
+    ca = tmp_path / "ca.pem"
+    if content is not None:
+        ca.write_text(content)
+    log = tmp_path / "s.json"
+    result = session("--space", "1AAAAAAAAAAAA", "--destinations-file", str(destinations),
+                     "--rtmps-ca-file", str(ca), "--termination-log", str(log))  # fmt: skip
+    assert result.returncode == 32
+    assert says in one_error_line(result)
+
+
+def test_cookie_values_with_control_characters_are_refused_and_never_shown(
+    tmp_path: Path,
+) -> None:
+    destinations = tmp_path / "destinations"
+    destinations.write_text("rtmp://ingest.example/app/KEY\n")
+    cookies = tmp_path / "cookies.json"
+    cookies.write_text(json.dumps({"auth_token": "T0KEN\r\nX-Evil: 1", "ct0": "C5RF"}))
+    log = tmp_path / "s.json"
+    result = session("--space", "1AAAAAAAAAAAA", "--destinations-file", str(destinations),
+                     "--cookies-file", str(cookies), "--termination-log", str(log))  # fmt: skip
+    assert result.returncode == 21
+    assert "auth_token is not a cookie value" in one_error_line(result)
+    for output in (result.stdout, result.stderr, log.read_text()):
+        assert "T0KEN" not in output and "C5RF" not in output
