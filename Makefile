@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
 .PHONY: setup demo test lint simulate k8s-binaries cluster bench-download bench-session \
-	bench-controller
+	bench-controller bench-chaos
 
 setup:
 	@scripts/install-deps.sh
@@ -38,6 +38,9 @@ bench-download: setup
 # The SpaceCast controller vs a minimal kopf operator and the control plane's floor.
 bench-controller: setup k8s-binaries
 	$(RUN) python -m bench.controller
+
+bench-chaos: setup
+	$(RUN) python -m bench.chaos
 
 # One live cast's CPU, memory, first byte, rescue latency, A/V offset; two casts at once.
 bench-session: setup

@@ -71,7 +71,7 @@ class SessionSettings(SpacecastSettings):
     )
     rescue: bool = Field(True, description="Rescue silent Spaces through their HLS audio.")
     stall_seconds: float = Field(
-        10.0, gt=0, le=120,
+        5.0, gt=0, le=120,
         description="A process alive but making no progress this long (the encoder's output, "
         "the meter's samples, the page's heartbeat) is restarted.",
     )  # fmt: skip
