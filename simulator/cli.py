@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"cannot listen: {exc.strerror or exc}", ExitCode.UNAVAILABLE) from None
     except RuntimeError as exc:  # the RTMP ingest could not start
         raise UserError(str(exc), ExitCode.UNAVAILABLE) from None
+    except ValueError as exc:  # the lever token file
+        raise UserError(str(exc), ExitCode.USAGE) from None
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C or SIGTERM: a clean stop
         pass
     return ExitCode.OK

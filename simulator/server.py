@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator import admin, api, media, page
+from simulator import admin, api, levers, media, page
 from simulator import outage as outage_mod
 from simulator.clock import SimClock
 from simulator.faultproxy import FaultProxy
@@ -78,7 +78,7 @@ async def outages(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def build_app(sim: Sim) -> web.Application:
-    app = web.Application(middlewares=[count, outages, latency])
+    app = web.Application(middlewares=[levers.guard, count, outages, latency])
     app[SIM] = sim
     app.add_routes(api.routes() + media.routes() + page.routes() + admin.routes())
     return app
@@ -132,6 +132,8 @@ class Simulator:
         else:
             self._tmp = tempfile.TemporaryDirectory(prefix="spacecast-sim-")
             state_dir = Path(self._tmp.name)
+        if self.settings.lever_token_file:
+            self.sim.lever_token = levers.read_token(self.settings.lever_token_file)
         context, ca_file = make_server_context(state_dir, self.settings.public_host)
         self.sim.ca_file = str(ca_file)
         http_sock = _listen(self.settings.bind, self.settings.http_port)

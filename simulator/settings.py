@@ -4,7 +4,9 @@ the ways users have seen X misbehave (see x-spaces.md sections 2.8 and 6.3)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from spacecast.settings import ENV_PREFIX, SpacecastSettings
@@ -15,6 +17,11 @@ class SimulatorSettings(SpacecastSettings):
 
     # Where it listens and how it names itself in the URLs it hands out.
     bind: str = Field("127.0.0.1", description="Address to listen on.")
+    lever_token_file: str | None = Field(
+        None,
+        description="File with the token POST /_sim/ levers need from beyond loopback "
+        "(required when --bind is not a loopback address).",
+    )
     http_port: int = Field(
         8080, ge=0, le=65535, description="Plain HTTP port (0 = pick a free one)."
     )
@@ -122,3 +129,15 @@ class SimulatorSettings(SpacecastSettings):
     burst_429_reset_s: float = Field(
         2, ge=0, description="x-rate-limit-reset is this far ahead during a burst."
     )
+
+    @model_validator(mode="after")
+    def _levers_are_guarded_beyond_loopback(self) -> SimulatorSettings:
+        try:
+            loopback = ipaddress.ip_address(self.bind).is_loopback
+        except ValueError:
+            loopback = self.bind == "localhost"
+        if not loopback and not self.lever_token_file:
+            raise ValueError(
+                f"listening on {self.bind} opens the levers to others: give --lever-token-file"
+            )
+        return self

@@ -50,6 +50,7 @@ class Sim:
         self.outages = Outages(settings.seed)
         self.ingest_proxy: FaultProxy | None = None  # with --ingest-proxy
         self.ingest_tls: FaultProxy | None = None  # with --ingest-tls: the RTMPS front
+        self.lever_token = ""  # simulator/levers.py; read at start from --lever-token-file
         self.segments = SegmentCache()
         self.requests = RequestLog()
         self.ca_file: str = ""  # set once the server has made its certificate
