@@ -137,7 +137,8 @@ class Row:
     outage_s: float  # the longest time without media at the ingest from the fault on
     beyond_s: float  # of which after the fault itself was over (the cast's own share)
     target_s: float
-    level_db: float | None
+    back_wall: float = 0.0  # epoch time media came back
+    level_db: float | None = None
 
 
 def main() -> None:
@@ -153,16 +154,19 @@ def main() -> None:
         )  # fmt: skip
         with ThreadedSimulator(settings) as sim:
             rows, code = run_script(sim, Path(tmp), args.minutes * 60, args.every)
+        # The simulator gone, nginx has closed every recording: read the levels from whole
+        # files, not from files still being written.
+        for row in rows:
+            row.level_db = level_after(Path(tmp) / "ingest", row.back_wall + 3, row.back_wall + 8)
     show(rows, code)
 
 
 def run_script(sim: Simulator, tmp: Path, total_s: float, every: float) -> tuple[list[Row], int]:
     run = LocalCast.start(sim, SPACE, tmp / "cast", key=KEY, display=free_display(120))
-    record_dir = tmp / "ingest"
     rows: list[Row] = []
     try:
         _wait(run.ready, 90)
-        arrivals = Arrivals(record_dir)
+        arrivals = Arrivals(tmp / "ingest")
         started = time.monotonic()
         for n, fault in enumerate(SCRIPT[: int(total_s // every) - 1], 1):
             _sleep_until(started + n * every - every / 2)
@@ -170,11 +174,10 @@ def run_script(sim: Simulator, tmp: Path, total_s: float, every: float) -> tuple
             fault.inject(run, sim)
             _sleep_until(at + every / 2 + 10)
             gap, back = arrivals.outage(at, at + every / 2 + 10)
-            back_wall = wall + (back - at)
-            level = level_after(record_dir, back_wall + 3, back_wall + 8)
             target = 3.0 if fault.single_reconnect else 10.0
             beyond = max(0.0, (back - at) - fault.lasts_s) if fault.lasts_s else gap
-            rows.append(Row(fault.name, run.proc.poll() is None, gap, beyond, target, level))
+            rows.append(Row(fault.name, run.proc.poll() is None, gap, beyond, target,
+                            back_wall=wall + (back - at)))  # fmt: skip
             print(rows[-1], flush=True)
         _sleep_until(started + total_s)
         entry = sim.world.by_id(SPACE)
