@@ -4,6 +4,8 @@ apiserver with the shipped Events-only account."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,19 @@ def target(cp: ControlPlane, namespace: str, token: Path) -> Target:
                   "talk-0")  # fmt: skip
 
 
+@contextlib.asynccontextmanager
+async def running(
+    cp: ControlPlane, namespace: str, token: Path, min_interval_s: float
+) -> AsyncIterator[Reporter]:
+    """A reporter posting with the account's token; stopped whatever the test does."""
+    reporter = Reporter(target(cp, namespace, token), min_interval_s=min_interval_s)
+    reporter.start()
+    try:
+        yield reporter
+    finally:
+        await reporter.stop()
+
+
 def reports(kube: Kube, namespace: str) -> list[dict[str, Any]]:
     items = kube.request("GET", f"/api/v1/namespaces/{namespace}/events",
                          {"fieldSelector": f"reportingComponent={REPORTER}"})["items"]  # fmt: skip
@@ -40,16 +55,12 @@ async def test_facts_become_events_about_the_cast_and_the_account_reads_nothing(
     control_plane: ControlPlane, kube: Kube, k8s_namespace: str, tmp_path: Path
 ) -> None:
     token = session_account(kube, k8s_namespace, tmp_path)
-    reporter = Reporter(target(control_plane, k8s_namespace, token), min_interval_s=0.1)
-    reporter.start()
-    try:
+    async with running(control_plane, k8s_namespace, token, 0.1) as reporter:
         for facts in [Facts("browser", False), Facts("rescue", False), Facts("rescue", True),
                       Facts("rescue", False)]:  # fmt: skip
             before = reporter.posted
             reporter.update(facts)
             await until(lambda: reporter.posted > before, 15)  # noqa: B023 - awaited here
-    finally:
-        await reporter.stop()
     events = reports(kube, k8s_namespace)
     assert [(e["type"], e["reason"]) for e in events] == [
         ("Normal", "Casting"), ("Normal", "Rescued"), ("Warning", "Silent"), ("Normal", "Audible")
@@ -74,17 +85,13 @@ async def test_changes_within_the_interval_post_only_the_latest(
 ) -> None:
     """A speaker pausing and resuming fast makes no flood: one Event per interval at most."""
     token = session_account(kube, k8s_namespace, tmp_path)
-    reporter = Reporter(target(control_plane, k8s_namespace, token), min_interval_s=1.5)
-    reporter.start()
-    try:
+    async with running(control_plane, k8s_namespace, token, 1.5) as reporter:
         reporter.update(Facts("browser", False))
         await until(lambda: reporter.posted == 1, 15)
         for silent in (True, False, True, False, True):
             reporter.update(Facts("browser", silent))
             await asyncio.sleep(0.1)  # the reporter's turn: it would post each one
         await until(lambda: reporter.posted == 2, 15)
-    finally:
-        await reporter.stop()
     assert [e["reason"] for e in reports(kube, k8s_namespace)] == ["Casting", "Silent"]
 
 
@@ -92,9 +99,7 @@ async def test_the_api_gone_mid_way_delays_the_report_and_loses_nothing(
     control_plane: ControlPlane, kube: Kube, k8s_namespace: str, tmp_path: Path
 ) -> None:
     token = session_account(kube, k8s_namespace, tmp_path)
-    reporter = Reporter(target(control_plane, k8s_namespace, token), min_interval_s=0.1)
-    reporter.start()
-    try:
+    async with running(control_plane, k8s_namespace, token, 0.1) as reporter:
         reporter.update(Facts("browser", False))
         await until(lambda: reporter.posted == 1, 15)
         await asyncio.to_thread(control_plane.stop_apiserver)
@@ -103,8 +108,6 @@ async def test_the_api_gone_mid_way_delays_the_report_and_loses_nothing(
         reporter.update(Facts("rescue", True))  # changed again while the first is retried
         await asyncio.to_thread(control_plane.start_apiserver)
         await until(lambda: reporter.posted == 3, 60)
-    finally:
-        await reporter.stop()
     events = reports(kube, k8s_namespace)
     assert [e["reason"] for e in events] == ["Casting", "Rescued", "Silent"]
     assert Facts.read(events[-1]["metadata"]["annotations"]) == (3, Facts("rescue", True))
