@@ -28,16 +28,11 @@ import ssl
 import time
 from dataclasses import dataclass
 
+from simulator.query import bounded
+
 RECEIVE_WINDOW = 64 * 1024
 MODES = ("pass", "blackhole", "slow", "cut", "refuse", "flap", "cut-handshake")
 READ = 65536
-
-
-def _bounded(query: dict[str, str], name: str, default: float, low: float, high: float) -> float:
-    value = float(query.get(name, default))
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be within {low:g}..{high:g}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -58,10 +53,10 @@ class Fault:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         now = time.monotonic()
         return cls(
-            mode, now, now + _bounded(query, "seconds", 30, 0, 3600),
-            up=_bounded(query, "up", 2, 0.1, 600), down=_bounded(query, "down", 5, 0.1, 600),
-            kbps=_bounded(query, "kbps", 1000, 1, 1e6),
-            bytes=int(_bounded(query, "bytes", 1000, 1, 1e6)),
+            mode, now, now + bounded(query, "seconds", 30, 0, 3600),
+            up=bounded(query, "up", 2, 0.1, 600), down=bounded(query, "down", 5, 0.1, 600),
+            kbps=bounded(query, "kbps", 1000, 1, 1e6),
+            bytes=int(bounded(query, "bytes", 1000, 1, 1e6)),
         )  # fmt: skip
 
     def on(self, now: float) -> str:

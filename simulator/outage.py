@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from simulator.query import bounded
+
 MODES = ("5xx", "reset", "hang")
 SCOPES = ("api", "media", "all")
 MAX_SECONDS = 3600.0
@@ -48,11 +50,8 @@ class Outage:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        seconds, rate = float(query.get("seconds", "30")), float(query.get("rate", "1"))
-        if not 0 <= seconds <= MAX_SECONDS:
-            raise ValueError(f"seconds must be within 0..{MAX_SECONDS:.0f}")
-        if not 0 <= rate <= 1:
-            raise ValueError("rate must be within 0..1")
+        seconds = bounded(query, "seconds", 30, 0, MAX_SECONDS)
+        rate = bounded(query, "rate", 1, 0, 1)
         return cls(scope, mode, time.monotonic() + seconds, rate)
 
 
