@@ -14,7 +14,7 @@ from spacecast.session.process import ManagedProcess
 
 BLOCK_SECONDS = 0.1
 BLOCK_BYTES = int(commands.METER_RATE * BLOCK_SECONDS) * 2
-FLOOR_DB = -120.0
+FLOOR_DB = metrics.AUDIO_FLOOR_DB
 
 
 def mean_square(block: bytes) -> float:

@@ -31,11 +31,13 @@ DESTINATION_UP = Gauge(
 RECONNECTS = Counter(
     "spacecast_rtmp_reconnects", "Reconnections to each RTMP destination.", ["destination"]
 )
+AUDIO_FLOOR_DB = -120.0  # the level of digital silence, and of nothing measured yet
 AUDIO_LEVEL = Gauge(
     "spacecast_audio_level_dbfs",
     "Mean audio level of the sink's monitor over a short window (speech about -20 dB; "
     "a camera Space without rescue about -91 dB).",
 )
+AUDIO_LEVEL.set(AUDIO_FLOOR_DB)  # from the first scrape, not 0 dB (loud) until the meter runs
 SILENCE_SECONDS = Gauge(
     "spacecast_silence_seconds",
     "Seconds the sink has been below the silence threshold (0 while sound plays). Silence "

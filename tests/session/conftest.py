@@ -63,6 +63,8 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
     yield start
     for run in runs:
         run.stop()
+        # pytest shows this only for a failed test: the session's own account of it, for CI
+        print(f"--- last lines of {run.log_path}", *run.log_text().splitlines()[-80:], sep="\n")
 
 
 def cast_sim(make_sim: MakeSim, *spaces: str, **settings: Any) -> Simulator:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,14 @@ def test_tone_check_catches_a_rendition_mix(tmp_path: Path) -> None:
     )
     assert tone_excess_db(mixed, 1000) > 10
     assert tone_excess_db(tmp_path / "speech.aac", 1000) < 10
+
+
+def test_the_level_reads_silence_before_anything_is_measured() -> None:
+    """A fresh session's first scrape, before the meter runs, must not read 0 dB (loud)."""
+    scrape = subprocess.run(
+        [sys.executable, "-c", "import prometheus_client, spacecast.session.metrics; "
+         "print(prometheus_client.generate_latest().decode())"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    line = next(row for row in scrape.splitlines() if row.startswith("spacecast_audio_level_dbfs "))
+    assert float(line.split()[1]) == FLOOR_DB
