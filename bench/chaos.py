@@ -50,6 +50,9 @@ class Fault:
     inject: Callable[[LocalCast, Simulator], None]
     lasts_s: float = 0.0  # how long the world is broken (0: until the cast repairs itself)
     single_reconnect: bool = False  # judged by the 3 s target
+    # The fault ends the connection it finds: media is back only on a new publish (what the
+    # old one's server still held arrives late, not live).
+    new_publish: bool = False
 
 
 def _freeze(comm: str, *marks: str) -> Callable[[LocalCast, Simulator], None]:
@@ -77,36 +80,60 @@ SCRIPT = [
     Fault(
         "X's API resetting for 30 s", _lever("/_sim/outage", scope="api", mode="reset", seconds=30)
     ),  # no media outage expected: only the Space's state is out of reach
-    Fault("ingest connection cut", _lever("/_sim/ingest/fault", mode="cut"), single_reconnect=True),
-    Fault("ingest blackholed 20 s", _lever("/_sim/ingest/fault", mode="blackhole", seconds=20), 20),
-    Fault("ingest down 8 s", _lever("/_sim/ingest/fault", mode="refuse", seconds=8), 8),
+    Fault(
+        "ingest connection cut",
+        _lever("/_sim/ingest/fault", mode="cut"),
+        single_reconnect=True,
+        new_publish=True,
+    ),
+    Fault(
+        "ingest blackholed 20 s",
+        _lever("/_sim/ingest/fault", mode="blackhole", seconds=20),
+        20,
+        new_publish=True,
+    ),
+    Fault(
+        "ingest down 8 s",
+        _lever("/_sim/ingest/fault", mode="refuse", seconds=8),
+        8,
+        new_publish=True,
+    ),
     Fault(
         "ingest flapping 20 s (2 s up, 5 s down)",
         _lever("/_sim/ingest/fault", mode="flap", up=2, down=5, seconds=20),
         20,
+        new_publish=True,
     ),
 ]
 
 
+def born(path: Path) -> int:
+    """The epoch second nginx-rtmp opened a recording, from its name (record_unique)."""
+    found = re.search(r"-(\d+)\.flv$", path.name)
+    return int(found[1]) if found else 0
+
+
 class Arrivals:
-    """Wall-clock times at which the ingest's recordings grew, sampled every 50 ms."""
+    """When the ingest's recordings grew (monotonic time, and which recording's publish
+    began when, epoch), sampled every 50 ms."""
 
     def __init__(self, record_dir: Path) -> None:
-        self.record_dir, self.times = record_dir, [time.monotonic()]
+        self.record_dir, self.times = record_dir, [(time.monotonic(), 0)]
         self.stop = threading.Event()
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
-        size = 0
+        sizes: dict[Path, int] = {}
         while not self.stop.wait(0.05):
-            now = sum(p.stat().st_size for p in self.record_dir.glob("*.flv"))
-            if now > size:
-                size = now
-                self.times.append(time.monotonic())
+            for path in self.record_dir.glob("*.flv"):
+                if (size := path.stat().st_size) > sizes.get(path, 0):
+                    sizes[path] = size
+                    self.times.append((time.monotonic(), born(path)))
 
-    def outage(self, start: float, end: float) -> tuple[float, float]:
-        """The longest time without arrivals in [start, end], and when media came back."""
-        inside = [t for t in self.times if start <= t <= end]
+    def outage(self, start: float, end: float, born_since: int = 0) -> tuple[float, float]:
+        """The longest time without arrivals in [start, end] (counting only recordings whose
+        publish began at `born_since` or later), and when media came back."""
+        inside = sorted({t for t, b in self.times if start <= t <= end and b >= born_since})
         points = [start, *inside]
         gaps = [(b - a, b) for a, b in itertools.pairwise(points)]
         return max(gaps, default=(end - start, end))
@@ -114,9 +141,9 @@ class Arrivals:
 
 def level_after(record_dir: Path, wall_start: float, wall_end: float) -> float | None:
     """Mean volume (dB) of what the ingest recorded between two wall-clock (epoch) times: from
-    the recording whose publish began last before `wall_start`."""
-    began = {int(m[1]): p for p in record_dir.glob("*.flv")
-             if (m := re.search(r"-(\d+)\.flv$", p.name))}  # fmt: skip
+    the recording whose publish began last before `wall_start` and carried media (a publish
+    the ingest refused leaves an empty one)."""
+    began = {born(p): p for p in record_dir.glob("*.flv") if p.stat().st_size}
     starts = [t for t in began if t <= wall_start]
     if not starts:
         return None
@@ -173,7 +200,8 @@ def run_script(sim: Simulator, tmp: Path, total_s: float, every: float) -> tuple
             at, wall = time.monotonic(), time.time()
             fault.inject(run, sim)
             _sleep_until(at + every / 2 + 10)
-            gap, back = arrivals.outage(at, at + every / 2 + 10)
+            since = int(wall) if fault.new_publish else 0
+            gap, back = arrivals.outage(at, at + every / 2 + 10, born_since=since)
             target = 3.0 if fault.single_reconnect else 10.0
             beyond = max(0.0, (back - at) - fault.lasts_s) if fault.lasts_s else gap
             rows.append(Row(fault.name, run.proc.poll() is None, gap, beyond, target,

@@ -16,7 +16,8 @@ window counts from the first failure since the destination last stayed up for a 
 its window as surely as one that is down.
 
 A destination that falls behind (its queue overflows) or stops accepting bytes (wedged) is
-reconnected like one that dropped; the others never wait for it. After every (re)connect it gets
+reconnected like one that dropped, and what it still holds is thrown away with it, never sent
+late; the others never wait for it. After every (re)connect it gets
 the stream's metadata and sequence headers first, then media from the next keyframe, with
 timestamps rebased so each connection starts near zero and never goes backwards.
 """
@@ -38,6 +39,7 @@ from spacecast.session.rtmp import (
     RtmpError,
     RtmpPublisher,
     RtmpUrl,
+    Stale,
 )
 
 log = get_logger("session.destinations")
@@ -165,7 +167,7 @@ class Destination:
                 item = await self.queue.get()
                 self.queue.task_done()
                 if self._overflowed:
-                    raise RtmpError("fell behind the encoder")
+                    raise Stale("fell behind the encoder")
                 if item.generation != generation:
                     if not item.tag.is_keyframe:
                         continue  # a new connection or encoder run starts on a keyframe
@@ -178,6 +180,9 @@ class Destination:
                 counter.inc(publisher.bytes_written - sent)
                 self.bytes_sent += publisher.bytes_written - sent
                 sent = publisher.bytes_written
+        except Stale as exc:
+            publisher.abandon()
+            self._set(DestState.RECONNECTING, str(exc))
         except RtmpError as exc:
             self._set(DestState.RECONNECTING, str(exc))
         except Exception as exc:  # a bug of ours: reconnect rather than die unseen

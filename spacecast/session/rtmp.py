@@ -39,6 +39,11 @@ class RtmpError(Exception):
     """The connection failed or broke; worth reconnecting."""
 
 
+class Stale(RtmpError):
+    """The connection stopped carrying media in time (wedged, or behind the encoder): what it
+    still holds is old news, to be thrown away with it (`RtmpPublisher.abandon`), not sent."""
+
+
 class PublishRejected(RtmpError):
     """The server said no to our publish: `_error` in answer to it, or an error-level
     `NetStream.Publish.*` status (BadName, Rejected: a bad stream key)."""
@@ -353,13 +358,12 @@ class RtmpPublisher:
         try:
             await asyncio.wait_for(self._writer.drain(), self.wedge_seconds)
         except TimeoutError:
-            raise RtmpError(
-                f"wedged: nothing could be written for {self.wedge_seconds:.0f} s"
-            ) from None
+            blocked = f"wedged: nothing could be written for {self.wedge_seconds:.0f} s"
+            raise Stale(blocked) from None
         except (OSError, RuntimeError) as exc:
             raise RtmpError(f"connection lost ({exc})") from None
         if (stuck := self._unacknowledged_for()) > self.wedge_seconds:
-            raise RtmpError(f"wedged: the server acknowledged nothing for {stuck:.0f} s")
+            raise Stale(f"wedged: the server acknowledged nothing for {stuck:.0f} s")
 
     def _unacknowledged_for(self) -> float:
         """Seconds since the peer last acknowledged bytes while some were waiting on it.
@@ -376,6 +380,19 @@ class RtmpPublisher:
         if waiting == 0 or taken > self._taken:
             self._taken, self.last_progress = max(self._taken, taken), now
         return now - self.last_progress
+
+    def abandon(self) -> None:
+        """Drop the connection with a reset and without a word: the media still queued in it
+        (up to the send buffer's worth) must not reach the ingest late, when the path heals,
+        as a replay of old news ahead of the next connection's live media. A reset, not a
+        close, also frees the stream key at once wherever the server can hear it."""
+        if self._writer is not None:
+            sock = self._writer.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):  # linger 0: close() sends RST, drops the queue
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self._writer.transport.abort()
+            self._writer = None
 
     async def close(self) -> None:
         if self._reader_task:

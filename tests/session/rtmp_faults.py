@@ -11,6 +11,9 @@ enough RTMP, with our own chunker and AMF, to reach each fault.
       bad-name          answer publish with an error-level NetStream.Publish.BadName that
                         quotes the stream key, with an escape sequence in it
       accept            publish, then read until the client goes (or `hold_s` passes)
+      stall-first       on the first publish, stop reading (a wedged server) until `resume`
+                        is set, then read what is left on that connection, counting it in
+                        `after_resume`; later connections as "accept"
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import threading
 from dataclasses import dataclass, field
+from typing import cast
 
 from spacecast.session import amf
 from spacecast.session.rtmp import COMMAND, HANDSHAKE_SIZE, ChunkReader, chunk
@@ -35,11 +40,23 @@ class FaultyIngest:
     hold_s: float | None = None  # "accept": drop the connection after this long
     connections: int = 0
     published: int = 0
+    resume: asyncio.Event = field(default_factory=asyncio.Event)
+    after_resume: int = 0  # "stall-first": bytes read from the stalled connection
+    counted: asyncio.Event = field(default_factory=asyncio.Event)  # ...to its end
+    republished: asyncio.Event = field(default_factory=asyncio.Event)  # a second publish
+    holds_at_most: int = 0  # "stall-first": what the server side can hold while stalled
     _server: asyncio.Server | None = field(default=None, repr=False)
 
+    # A small receive buffer on the server side, so what a stalled connection holds is known.
+    RECEIVE_BUFFER, READ_LIMIT = 32 * 1024, 4096
+
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
+        self._server = await asyncio.start_server(
+            self._serve, "127.0.0.1", 0, limit=self.READ_LIMIT
+        )
+        listener = self._server.sockets[0]  # accepted connections inherit its receive buffer
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RECEIVE_BUFFER)
+        return int(listener.getsockname()[1])
 
     async def stop(self) -> None:
         if self._server:
@@ -112,11 +129,37 @@ class FaultyIngest:
             _command("onStatus", 0.0, None, {"level": "status", "code": "NetStream.Publish.Start"})
         )
         self.published += 1
+        if self.published == 2:
+            self.republished.set()
+        if self.behaviour == "stall-first" and self.published == 1:
+            await self._stall(writer)
+            return False
         if self.hold_s is not None:
             await writer.drain()
             await asyncio.sleep(self.hold_s)
             return False
         return True
+
+    async def _stall(self, writer: asyncio.StreamWriter) -> None:
+        """Stop reading until `resume`; then count what still arrives on this connection."""
+        await writer.drain()
+        cast(asyncio.Transport, writer.transport).pause_reading()  # a socket: reads too
+        sock = writer.get_extra_info("socket")
+        # What is read below comes from the kernel's receive queue alone (getsockopt reports
+        # the doubled size the kernel really allows it).
+        self.holds_at_most = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        await self.resume.wait()
+        raw = socket.socket(fileno=os.dup(sock.fileno()))
+        raw.setblocking(True)
+        raw.settimeout(5)
+        try:
+            while data := await asyncio.to_thread(raw.recv, 65536):
+                self.after_resume += len(data)
+        except OSError:
+            pass  # reset by the client: the end of it
+        finally:
+            raw.close()
+            self.counted.set()
 
 
 class InThread:

@@ -141,3 +141,36 @@ async def test_a_flapping_ingest_runs_out_its_window() -> None:
     destination = await _run_against(ingest, window_s=2)
     assert destination.state is DestState.FAILED
     assert ingest.published >= 2 and destination.reconnects >= 2
+
+
+async def test_a_wedged_connection_is_dropped_with_what_it_still_held() -> None:
+    """The server stops reading (a wedge), the destination moves to a new connection; when
+    the old one's server reads again, nothing beyond what the server itself had taken in
+    arrives: the media queued on our side was thrown away, not replayed late."""
+    ingest = FaultyIngest("stall-first")
+    port = await ingest.start()
+    out = FanOut([RtmpUrl.parse(f"rtmp://127.0.0.1:{port}/app/key")], 30, wedge_seconds=1)
+    destination = out.destinations[0]
+
+    async def encoder() -> None:  # about 600 kB/s: the send queue fills within the wedge time
+        ts = 0
+        out.new_stream()
+        while True:
+            frame = (KEY_FRAME if ts % 330 == 0 else INTER_FRAME) + bytes(20_000)
+            out.feed(Tag(VIDEO, ts, frame))
+            ts += 33
+            await asyncio.sleep(0.033)
+
+    tasks = [asyncio.create_task(encoder()), asyncio.create_task(destination.run())]
+    try:
+        async with asyncio.timeout(20):
+            await ingest.republished.wait()  # the wedge found, and a new connection
+            ingest.resume.set()
+            await ingest.counted.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await ingest.stop()
+    assert destination.reconnects >= 1
+    assert 0 < ingest.holds_at_most < 200_000  # a known, small buffer on the server's side
+    assert ingest.after_resume <= ingest.holds_at_most
