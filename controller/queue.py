@@ -5,6 +5,10 @@
 - A key is never in two workers' hands at once: one added while it is being worked on is
   marked dirty and queued again when that work is done.
 - `add_after` keeps only the earliest time per key (a backoff or a timer).
+- Two lanes: `add(key, first=True)` puts a key ahead of the rest (a cast not seen before,
+  which waits for its pod). In a burst of a thousand new casts every pod goes out before any
+  status write or follow-up pass, so the last cast gets its pod as soon as the apiserver can
+  take them. The other lane waits only while the first has keys: a burst is finite.
 - `done(key, error)` is the whole retry policy, so no caller can forget half of it: on success
   the key's failure count is cleared; on an error the key comes back after a per-key
   exponential backoff (`spacecast.backoff`), bounded below by a global rate (token bucket).
@@ -15,6 +19,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from spacecast.backoff import RetryPolicy
@@ -28,8 +33,9 @@ class WorkQueue:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._cond = threading.Condition()
-        self._ready: list[str] = []  # FIFO of keys to hand out
-        self._queued: set[str] = set()  # keys in _ready
+        self._first: deque[str] = deque()  # keys to hand out before...
+        self._ready: deque[str] = deque()  # ...these, each FIFO
+        self._queued: set[str] = set()  # keys in either
         self._working: set[str] = set()
         self._dirty: set[str] = set()  # added while being worked on
         self._later: list[tuple[float, str]] = []  # heap of (when, key)
@@ -38,16 +44,16 @@ class WorkQueue:
         self._tokens, self._refilled = float(BURST), clock()
         self._closed = False
 
-    def add(self, key: str) -> None:
+    def add(self, key: str, first: bool = False) -> None:
         with self._cond:
-            self._add(key)
+            self._add(key, first)
 
-    def _add(self, key: str) -> None:
+    def _add(self, key: str, first: bool = False) -> None:
         if key in self._working:
             self._dirty.add(key)
         elif key not in self._queued:
             self._queued.add(key)
-            self._ready.append(key)
+            (self._first if first else self._ready).append(key)
             self._cond.notify()
 
     def add_after(self, key: str, seconds: float) -> None:
@@ -85,8 +91,8 @@ class WorkQueue:
                 wait = self._promote()
                 if self._closed:
                     return None
-                if self._ready:
-                    key = self._ready.pop(0)
+                if lane := self._first or self._ready:
+                    key = lane.popleft()
                     self._queued.discard(key)
                     self._working.add(key)
                     return key
@@ -131,7 +137,17 @@ class WorkQueue:
 
     def depth(self) -> int:
         with self._cond:
-            return len(self._ready) + len(self._when)
+            return len(self._first) + len(self._ready) + len(self._when)
+
+    def rushing(self) -> bool:
+        """Whether keys wait in the first lane (a burst of new casts)."""
+        with self._cond:
+            return bool(self._first)
+
+    def busy(self) -> bool:
+        """Whether any key waits to be handed out now."""
+        with self._cond:
+            return bool(self._first or self._ready)
 
     def close(self) -> None:
         with self._cond:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,10 +102,12 @@ class Reconciler:
         caches: Caches,
         settings: ControllerSettings,
         may_write: Callable[[], bool] = lambda: True,
+        rushing: Callable[[], bool] = lambda: False,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.kube, self.caches, self.settings = kube, caches, settings
-        self.may_write = may_write
-        self.events = EventPoster(kube, may_write)
+        self.may_write, self.rushing = may_write, rushing
+        self.events = EventPoster(kube, may_write, hold=busy)
         self.slots: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if settings.max_sessions else contextlib.nullcontext()
         )
@@ -159,7 +162,10 @@ class Reconciler:
                 # The apiserver or an admission check refused the pod: the spec cannot run
                 # here, and retrying will not change that.
                 outcome = refused(cast, f"the pod was refused: {exc.message[:500]}")
-        self._write_status(cast, outcome)
+        if outcome.step.create is None or not self.rushing():
+            self._write_status(cast, outcome)
+        # else: in a burst of new casts, pods first. The new pod's own watch event brings this
+        # cast back for its first status (Starting by then, one write fewer), after the burst.
         for kind, reason, message in outcome.events:
             self.events.post(_event(cast, kind, reason, message))
         return outcome.step.after
@@ -253,15 +259,19 @@ def _event(cast: JSON, kind: str, reason: str, message: str) -> JSON:
 
 class EventPoster:
     """Events go out from a thread of their own: a courtesy to people, never a reason to slow
-    or fail a pass. A full backlog (an apiserver that cannot keep up) drops the newest."""
+    or fail a pass. They hold back while passes wait in the queue (`hold`), up to HOLD_S, so
+    a burst's Events do not take the apiserver's time from its pods and statuses. A full
+    backlog (an apiserver that cannot keep up) drops the newest."""
 
     THREADS = 4  # a burst of casts makes a burst of Events: a few at a time
+    HOLD_S = 30.0
 
     def __init__(
-        self, kube: Kube, may_write: Callable[[], bool], backlog: int = 10_000,
+        self, kube: Kube, may_write: Callable[[], bool],
+        hold: Callable[[], bool] = lambda: False, backlog: int = 10_000,
         threads: int = THREADS,
     ) -> None:  # fmt: skip
-        self.kube, self.may_write = kube, may_write
+        self.kube, self.may_write, self.hold = kube, may_write, hold
         self.queue: queue.Queue[JSON | None] = queue.Queue(backlog)
         self.dropped, self.threads = 0, threads
         self.workers = [threading.Thread(target=self._run, name=f"events-{i}", daemon=True)
@@ -282,6 +292,9 @@ class EventPoster:
 
     def _run(self) -> None:
         while (event := self.queue.get()) is not None:
+            held_until = time.monotonic() + self.HOLD_S
+            while self.hold() and time.monotonic() < held_until:
+                time.sleep(0.05)
             if not self.may_write():
                 continue
             path = f"/api/v1/namespaces/{event['metadata']['namespace']}/events"

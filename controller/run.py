@@ -97,6 +97,7 @@ class Controller:
         self.reconcile = Reconciler(
             kube, self.caches, settings,
             may_write=self.elector.may_write if self.elector else lambda: True,
+            rushing=self.queue.rushing, busy=self.queue.busy,
         )  # fmt: skip
         self.threads: list[threading.Thread] = []
         self.server: ThreadingHTTPServer | None = None
@@ -110,7 +111,8 @@ class Controller:
             self._wake_waiting()  # one more or one fewer in line: the next may have its place
         if new is not None and old is not None and _same_but_status(old, new):
             return  # our own status write coming back: nothing to do
-        self.queue.add(key)
+        # A cast never worked on waits for its pod: ahead of every other pass.
+        self.queue.add(key, first=new is not None and not new.get("status"))
 
     def _pod_changed(self, key: str, old: JSON | None, new: JSON | None) -> None:
         if owner := owner_of(new or old or {}):

@@ -191,6 +191,30 @@ def test_capacity_queues_the_rest_oldest_first(
     assert phase_of(kube, ns, "cast-4") == "Pending"
 
 
+def test_a_burst_gets_every_pod_before_statuses_and_events(
+    kube: Kube, k8s_namespace: str, controller: StartController, control_plane: ControlPlane
+) -> None:
+    """60 casts wait when the controller starts (a GitOps sync, a controller back after an
+    outage): every pod goes out first, the first statuses and the Events after them."""
+    ns = k8s_namespace
+    make_secret(kube, ns, "ingest", INGEST)
+    names = [f"burst-{i:02d}" for i in range(60)]
+    small = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
+    for name in names:
+        make_cast(kube, ns, name, pod={"resources": small})  # all fit on the one kwok node
+    since = control_plane.audit.mark()
+    workers = controller().settings.workers
+    wait_for("every cast Live", lambda: all(phase_of(kube, ns, n) == "Live" for n in names), 120)
+    ours = [e for e in control_plane.audit.events(since)  # in the order they completed
+            if e.user_agent.startswith("spacecast-controller") and e.namespace == ns
+            and e.verb in ("create", "patch")]  # fmt: skip
+    pods = [i for i, e in enumerate(ours) if e.resource == "pods"]
+    assert len(pods) == len(names)
+    # Only passes already under way when the last new cast was handed out may finish first.
+    early = [e.resource for e in ours[: pods[-1]] if e.resource in ("spacecasts", "events")]
+    assert len(early) < workers, early
+
+
 class Unreachable(Kube):
     def __init__(self) -> None:
         pass

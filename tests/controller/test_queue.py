@@ -71,3 +71,18 @@ def test_a_waiting_worker_wakes_for_new_work_and_on_close() -> None:
     q.close()
     worker.join(5)
     assert got == ["k", None] and not worker.is_alive()
+
+
+def test_the_first_lane_goes_before_the_rest() -> None:
+    """New casts (first=True) are handed out before follow-up passes queued earlier; a key
+    already queued is not queued twice by a second lane."""
+    q = WorkQueue()
+    q.add("ns/old-1")
+    q.add("ns/new-1", first=True)
+    q.add("ns/old-2")
+    q.add("ns/new-2", first=True)
+    q.add("ns/old-1", first=True)  # already waiting: stays where it is
+    assert q.rushing()
+    order = [q.get(0), q.get(0)]
+    assert order == ["ns/new-1", "ns/new-2"] and not q.rushing()
+    assert [q.get(0), q.get(0), q.get(0)] == ["ns/old-1", "ns/old-2", None]
