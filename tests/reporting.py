@@ -45,9 +45,9 @@ def report_flags(cp: ControlPlane, namespace: str, cast: str, pod: str, token: P
     ]  # fmt: skip
 
 
-def kube_as(cp: ControlPlane, token: Path) -> Kube:
-    """A client that holds only the token, as the session does."""
+def kube_as(cp: ControlPlane, token: Path, user_agent: str = "spacecast-session") -> Kube:
+    """A client that holds only the token, as the session (or the controller's pod) does."""
     config = client.Configuration()
     config.host, config.ssl_ca_cert = cp.server, str(cp.pki.serving_ca)
     config.api_key = {"authorization": f"Bearer {token.read_text()}"}
-    return Kube(client.ApiClient(config), user_agent="spacecast-session")
+    return Kube(client.ApiClient(config), user_agent=user_agent)

@@ -1,0 +1,39 @@
+{{/* The release's name for everything it makes, within Kubernetes' 63 characters. */}}
+{{- define "spacecast.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spacecast.selectorLabels" -}}
+app.kubernetes.io/name: spacecast-controller
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "spacecast.labels" -}}
+{{ include "spacecast.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: spacecast
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* The session pods, as the controller labels them (controller/pod.py). */}}
+{{- define "spacecast.sessionSelector" -}}
+app.kubernetes.io/name: spacecast-session
+app.kubernetes.io/managed-by: spacecast-controller
+{{- end -}}
+
+{{- define "spacecast.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* Namespaces that get the sessions' ServiceAccount: the release's, then the listed ones. */}}
+{{- define "spacecast.sessionNamespaces" -}}
+{{- $all := list .Release.Namespace -}}
+{{- range .Values.session.serviceAccount.namespaces -}}
+{{- $all = append $all . -}}
+{{- end -}}
+{{- $all | uniq | join "," -}}
+{{- end -}}

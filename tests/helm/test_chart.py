@@ -1,0 +1,212 @@
+"""The Helm chart (helm/spacecast) against the real control plane: it lints, every rendering
+(default values, every optional part on, both scopes) passes the apiserver's server-side dry
+run, its schema refuses bad values with messages that name them, its environment is read by
+the controller's own settings as meant, and its RBAC is exactly what the controller needs:
+`kubectl auth can-i` both ways, then a controller holding only that token through a burst."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controller.kube import Kube
+from controller.run import Controller
+from controller.settings import ControllerSettings
+from devcluster import binaries
+from devcluster.cluster import ControlPlane
+from spacecast.settings import LogSettings
+from tests.controller.conftest import kubectl, make_cast, make_secret, phase_of
+from tests.reporting import kube_as
+from tests.wait import wait_for
+
+pytestmark = [pytest.mark.slow]
+CHART = Path(__file__).resolve().parents[2] / "helm/spacecast"
+CRDS = CHART / "crds"
+EVERY_OPTION = ["--set", "networkPolicy.enabled=true", "--set", "controller.maxSessions=50",
+                "--set", "session.env.SPACECAST_X_BASE_URL=http://simulator:8080"]  # fmt: skip
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    binary = str(binaries.locate().path("helm"))
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "HELM_CACHE_HOME": "/tmp/helm-cache",
+           "HELM_CONFIG_HOME": "/tmp/helm-config", "HELM_DATA_HOME": "/tmp/helm-data"}  # fmt: skip
+    done = subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=60)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def template(namespace: str, *values: str, release: str = "sc") -> str:
+    return helm("template", release, str(CHART), "--namespace", namespace, *values).stdout
+
+
+def render(namespace: str, *values: str) -> list[dict[str, Any]]:
+    """For reading only: PyYAML writes a key `y` back bare, which Kubernetes' YAML (1.1) then
+    reads as a boolean, so what is applied is helm's own text."""
+    return [doc for doc in yaml.safe_load_all(template(namespace, *values)) if doc]
+
+
+def the(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (doc,) = [d for d in docs if d["kind"] == kind]
+    return doc
+
+
+@pytest.mark.parametrize("values", [[], EVERY_OPTION, ["--set", "scope=cluster"]],
+                         ids=["defaults", "every-option", "cluster-scope"])  # fmt: skip
+def test_lint_is_clean(values: list[str]) -> None:
+    done = helm("lint", "--strict", str(CHART), *values)
+    assert "0 chart(s) failed" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("values", [[], EVERY_OPTION, ["--set", "scope=cluster", *EVERY_OPTION]],
+                         ids=["defaults", "every-option", "cluster-scope"])  # fmt: skip
+def test_every_rendering_passes_a_server_side_dry_run(
+    control_plane: ControlPlane, k8s_namespace: str, values: list[str], tmp_path: Path
+) -> None:
+    manifest = tmp_path / "chart.yaml"
+    manifest.write_text(template(k8s_namespace, *values, "--include-crds"))
+    docs = render(k8s_namespace, *values, "--include-crds")
+    done = kubectl(control_plane, "apply", "--dry-run=server", "-n", k8s_namespace,
+                   "-f", str(manifest))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    kinds = {d["kind"] for d in docs}
+    assert {"CustomResourceDefinition", "Deployment", "ServiceAccount", "PodDisruptionBudget",
+            "Service"} <= kinds  # fmt: skip
+    if values:
+        assert "NetworkPolicy" in kinds
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("replicas=0", "at '/replicas': minimum: got 0, want 1"),
+    ("replicas=two", "at '/replicas'"),
+    ("scope=global", "at '/scope': value must be one of 'namespaced', 'cluster'"),
+    ("replica=2", "additional properties 'replica' not allowed"),
+    ("session.requests.cpu=lots", "at '/session/requests/cpu': 'lots' does not match"),
+    ("session.env.PATH=/tmp", "at '/session/env': additional properties 'PATH' not allowed"),
+    ("controller.workers=1000", "at '/controller/workers': maximum: got 1,000, want 64"),
+    ("session.serviceAccount.name=Not_A_Name", "at '/session/serviceAccount/name'"),
+    ("networkPolicy.rtmpPorts={70000}", "at '/networkPolicy/rtmpPorts/0'"),
+])  # fmt: skip
+def test_the_schema_refuses_bad_values_by_name(value: str, says: str) -> None:
+    done = helm("template", "sc", str(CHART), "--set", value, check=False)
+    assert done.returncode != 0
+    assert says in done.stderr, done.stderr
+
+
+def test_the_controllers_environment_is_read_as_meant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every variable the Deployment sets is a setting of the controller (a typo would be
+    ignored silently), and the settings read from them are the chart's values."""
+    container = the(render("casts", *EVERY_OPTION), "Deployment")["spec"]["template"]["spec"][
+        "containers"][0]  # fmt: skip
+    known = {*ControllerSettings.model_fields, *LogSettings.model_fields}
+    for var in container["env"]:
+        name = var["name"].removeprefix("SPACECAST_").removeprefix("CONTROLLER_").lower()
+        assert name in known, var["name"]
+        monkeypatch.setenv(var["name"], var["value"])
+    settings = ControllerSettings()
+    assert settings.namespace == "casts" and settings.leader_elect and settings.workers == 12
+    assert settings.max_sessions == 50 and settings.lease_name == "sc-spacecast"
+    assert settings.session_requests == {"cpu": "600m", "memory": "1Gi"}
+    assert settings.session_env == {"SPACECAST_X_BASE_URL": "http://simulator:8080"}
+    assert settings.session_service_account == "spacecast-session"
+    assert LogSettings().log_format == "json"
+
+
+# What the controller does (controller/run.py, reconcile.py, leader.py), then what it must not.
+NEEDED = [("list", "spacecasts.spacecast.dev"), ("watch", "spacecasts.spacecast.dev"),
+          ("patch", "spacecasts.spacecast.dev", "--subresource=status"),
+          ("create", "pods"), ("delete", "pods"), ("get", "pods"), ("watch", "pods"),
+          ("list", "secrets"), ("watch", "secrets"), ("create", "events"), ("watch", "events"),
+          ("create", "leases.coordination.k8s.io"),
+          ("update", "leases.coordination.k8s.io/sc-spacecast")]  # fmt: skip
+FORBIDDEN = [("get", "secrets"), ("create", "secrets"), ("update", "spacecasts.spacecast.dev"),
+             ("delete", "spacecasts.spacecast.dev"), ("patch", "pods"),
+             ("create", "pods", "--subresource=exec"),
+             ("update", "leases.coordination.k8s.io/another-lease"), ("create", "configmaps"),
+             ("create", "serviceaccounts"),
+             ("create", "rolebindings.rbac.authorization.k8s.io")]  # fmt: skip
+
+
+def can_i(cp: ControlPlane, user: str, namespace: str, verb: str, what: str, *more: str) -> bool:
+    done = kubectl(cp, "auth", "can-i", verb, what, *more, "-n", namespace, "--as", user)
+    assert done.stdout.strip() in ("yes", "no"), done.stderr
+    return done.stdout.strip() == "yes"
+
+
+def install_rbac(cp: ControlPlane, namespace: str, tmp_path: Path, *values: str) -> list[str]:
+    """Apply the chart's accounts and RBAC for real; returns the cluster-wide objects made."""
+    docs = [d for d in render(namespace, *values)
+            if d["kind"] in ("ServiceAccount", "Role", "RoleBinding", "ClusterRole",
+                             "ClusterRoleBinding")]  # fmt: skip
+    manifest = tmp_path / "rbac.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    done = kubectl(cp, "apply", "-n", namespace, "-f", str(manifest))
+    assert done.returncode == 0, done.stderr
+    return [f"{d['kind'].lower()}/{d['metadata']['name']}" for d in docs
+            if d["kind"].startswith("Cluster")]  # fmt: skip
+
+
+@pytest.mark.parametrize("scope", ["namespaced", "cluster"])
+def test_rbac_allows_what_the_controller_does_and_nothing_more(
+    control_plane: ControlPlane, kube: Kube, k8s_namespace: str, tmp_path: Path, scope: str
+) -> None:
+    ns, elsewhere = k8s_namespace, "default"
+    cluster_wide = install_rbac(control_plane, ns, tmp_path, "--set", f"scope={scope}")
+    user = f"system:serviceaccount:{ns}:sc-spacecast"
+    try:
+        for verb, what, *more in NEEDED:
+            assert can_i(control_plane, user, ns, verb, what, *more), (verb, what)
+        for verb, what, *more in FORBIDDEN:
+            assert not can_i(control_plane, user, ns, verb, what, *more), (verb, what, *more)
+        # Beyond the release's namespace: only with the cluster scope, and never the Lease.
+        assert can_i(control_plane, user, elsewhere, "create", "pods") is (scope == "cluster")
+        assert not can_i(control_plane, user, elsewhere, "create", "leases.coordination.k8s.io")
+        session = f"system:serviceaccount:{ns}:spacecast-session"
+        assert can_i(control_plane, session, ns, "create", "events")
+        assert not can_i(control_plane, session, ns, "list", "events")
+        assert not can_i(control_plane, session, ns, "get", "secrets")
+    finally:
+        for obj in cluster_wide:
+            kubectl(control_plane, "delete", obj)
+
+
+@pytest.mark.control_plane(full=True)
+def test_a_controller_with_only_the_charts_token_runs_a_burst(
+    control_plane: ControlPlane, kube: Kube, k8s_namespace: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The chart's settings and RBAC, a token of its ServiceAccount, 30 casts at once: every
+    one goes Live, and the apiserver refused the controller nothing."""
+    ns = k8s_namespace
+    install_rbac(control_plane, ns, tmp_path)
+    token = kube.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/sc-spacecast/token",
+                         body={"spec": {"expirationSeconds": 3600}})["status"]["token"]  # fmt: skip
+    (tmp_path / "token").write_text(token)
+    container = the(render(ns), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    for var in container["env"]:
+        monkeypatch.setenv(var["name"], var["value"])
+    settings = ControllerSettings(metrics_port=0, metrics_bind="127.0.0.1")
+    since = control_plane.audit.mark()
+    make_secret(kube, ns, "ingest", {"url": "rtmp://ingest.example/app/KEY"})
+    small = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
+    names = [f"c{i:02d}" for i in range(30)]
+    for name in names:
+        make_cast(kube, ns, name, pod={"resources": small})
+    as_chart = kube_as(control_plane, tmp_path / "token", user_agent="spacecast-controller")
+    controller = Controller(as_chart, settings)
+    controller.serve()
+    controller.start()
+    try:
+        wait_for("every cast Live",
+                 lambda: all(phase_of(kube, ns, n) == "Live" for n in names), 120)  # fmt: skip
+    finally:
+        controller.shutdown()
+        as_chart.api.close()
+    refused = [(e.verb, e.resource, e.code) for e in control_plane.audit.events(since)
+               if e.user_agent.startswith("spacecast-controller") and e.code == 403]  # fmt: skip
+    assert refused == []
+    assert control_plane.audit.count(since, user=f"system:serviceaccount:{ns}:sc-spacecast") > 0
