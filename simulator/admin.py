@@ -5,13 +5,16 @@ guest-token expiry) and on the network (`/_sim/outage`: simulator/outage.py;
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
 from aiohttp import web
 
 from simulator.faultproxy import Fault
+from simulator.levers import is_loopback
 from simulator.outage import Outage
+from simulator.query import bounded
 from simulator.state import SIM, Sim
 from simulator.world import SpaceEntry
 
@@ -55,11 +58,29 @@ async def ca(request: web.Request) -> web.FileResponse:
     return web.FileResponse(request.app[SIM].ca_file)
 
 
+def _number(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    """A query parameter within [low, high], or a 400 that names it (simulator/query.py)."""
+    try:
+        return bounded(dict(request.query), name, default, low, high)
+    except ValueError as exc:
+        text = str(exc) if "within" in str(exc) else f"{name} must be a number"
+        raise web.HTTPBadRequest(text=f"{text}\n") from None
+
+
+def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    value = _number(request, name, default, low, high)
+    if value != int(value):
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number\n")
+    return int(value)
+
+
 async def truth(request: web.Request) -> web.Response:
-    """The Space's audio frames for chunks [from, to), with no tags: what a download must equal."""
+    """The Space's audio frames for chunks [from, to), with no tags: what a download must equal.
+    Only chunks that exist: the body is never larger than the Space so far."""
     sim, entry = _space(request)
-    first = int(request.query.get("from", "0"))
-    last = int(request.query.get("to", str(sim.world.complete_chunks(entry))))
+    done = sim.world.complete_chunks(entry)
+    first = _whole(request, "from", 0, 0, done)
+    last = _whole(request, "to", done, first, done)
     body = b"".join(entry.chunks.audio(seq) for seq in range(first, last))
     return web.Response(body=body, content_type="audio/aac")
 
@@ -72,7 +93,7 @@ async def act(request: web.Request) -> web.Response:
     elif action == "end":
         entry.space.end(now)
     elif action == "disconnect":
-        entry.space.disconnect_for(now, float(request.query.get("seconds", "30")))
+        entry.space.disconnect_for(now, _number(request, "seconds", 30, 0, 3600))
     else:
         raise web.HTTPNotFound()
     sim.world.restart_clock_for(entry)
@@ -80,16 +101,23 @@ async def act(request: web.Request) -> web.Response:
 
 
 async def advance(request: web.Request) -> web.Response:
+    """Move the simulator's clock forward (never back: a Space's timeline only grows)."""
     sim: Sim = request.app[SIM]
-    sim.world.clock.advance(float(request.query.get("seconds", "0")))
+    sim.world.clock.advance(_number(request, "seconds", 0, 0, 7 * 86400))
     return web.json_response({"now": sim.world.now()})
 
 
 async def ingest_publish(request: web.Request) -> web.Response:
-    """nginx-rtmp's on_publish callback: 2xx lets the publish through, anything else refuses."""
+    """nginx-rtmp's on_publish callback: 2xx lets the publish through, anything else refuses.
+    Only our own nginx asks, from this machine: to anyone else it answers nothing about keys
+    (no oracle for guessing them, token or not), and the check takes the same time whatever
+    the guess."""
+    if not is_loopback(request.remote):
+        raise web.HTTPNotFound()
     keys = request.app[SIM].settings.ingest_keys
-    name = (await request.post()).get("name", "")
-    return web.Response(status=200 if not keys or name in keys else 403)
+    name = str((await request.post()).get("name", "")).encode()
+    known = [hmac.compare_digest(name, key.encode()) for key in keys]
+    return web.Response(status=200 if not keys or any(known) else 403)
 
 
 async def requests(request: web.Request) -> web.Response:

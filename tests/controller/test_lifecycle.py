@@ -194,11 +194,11 @@ def test_capacity_queues_the_rest_oldest_first(
 def test_a_burst_gets_every_pod_before_statuses_and_events(
     kube: Kube, k8s_namespace: str, controller: StartController, control_plane: ControlPlane
 ) -> None:
-    """60 casts wait when the controller starts (a GitOps sync, a controller back after an
-    outage): every pod goes out first, the first statuses and the Events after them."""
+    """100 casts wait when the controller starts (a GitOps sync, a controller back after an
+    outage): the pods go out first, the first statuses and the Events after them."""
     ns = k8s_namespace
     make_secret(kube, ns, "ingest", INGEST)
-    names = [f"burst-{i:02d}" for i in range(60)]
+    names = [f"burst-{i:03d}" for i in range(100)]
     small = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}}
     for name in names:
         make_cast(kube, ns, name, pod={"resources": small})  # all fit on the one kwok node
@@ -210,9 +210,11 @@ def test_a_burst_gets_every_pod_before_statuses_and_events(
             and e.verb in ("create", "patch")]  # fmt: skip
     pods = [i for i, e in enumerate(ours) if e.resource == "pods"]
     assert len(pods) == len(names)
-    # Only passes already under way when the last new cast was handed out may finish first.
+    # Once the last new cast is handed out, the other workers turn to statuses while the last
+    # pods are still on their way: a few writes each may land first, no more. (Each pass used
+    # to write its status right after its pod: about 150 of them came first.)
     early = [e.resource for e in ours[: pods[-1]] if e.resource in ("spacecasts", "events")]
-    assert len(early) < workers, early
+    assert len(early) < 3 * workers, early
 
 
 class Unreachable(Kube):
