@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libatomic1                      # needed by the Node.js that drives it (Playwright's)
   libnss3-tools                   # certutil: trust an extra CA (the simulator's) in Chromium
   nginx libnginx-mod-rtmp         # the local RTMP ingest for tests and the demo
+  lua5.1                          # the dialect of Argo CD's health checks, to test ours
   procps psmisc git make curl ca-certificates
   python3 python3-pip python3-venv  # the interpreter uv builds .venv from, and pip to get uv
 )
