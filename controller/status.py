@@ -164,17 +164,23 @@ def _status(
     **fields: Any,
 ) -> dict[str, Any]:  # fmt: skip
     """The whole status for `phase`: Ready only when Live; Stalled when Failed; Reconciling
-    while on the way (kstatus reads these three)."""
+    while on the way. kstatus (Flux, kpt) reads these three: Stalled is Failed, Reconciling is
+    InProgress, and then a Ready that is not True is InProgress too. So a cast at rest
+    (Completed, Suspended) has no Ready condition at all: Current, or `flux reconcile --wait`
+    would wait on an ended cast forever (tests/gitops/test_kstatus.py)."""
     stamp = iso(now)
     on_the_way = phase in ("Pending", "Starting")
+    at_rest = phase in ("Completed", "Suspended")
     status = {k: v for k, v in prev.items() if k not in ("conditions", "message", "phase")}
     status |= {k: v for k, v in fields.items() if v is not None}
+    ready = [] if at_rest else [_condition(prev, "Ready", phase == "Live", reason, message, gen,
+                                           stamp)]  # fmt: skip
     status |= {
         "phase": phase,
         "observedGeneration": gen,
         "message": message,
         "conditions": [
-            _condition(prev, "Ready", phase == "Live", reason, message, gen, stamp),
+            *ready,
             _condition(prev, "Reconciling", on_the_way, reason, message, gen, stamp),
             _condition(prev, "Stalled", phase == "Failed", reason, message, gen, stamp),
         ],

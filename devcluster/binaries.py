@@ -24,6 +24,7 @@ BINARIES = (
     "kubectl",
     "kwok",
     "helm",
+    "kstatus",
 )
 BUILD_COMMAND = "make k8s-binaries"
 

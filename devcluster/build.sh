@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned control-plane binaries (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok, helm) into a cache dir OUTSIDE the repo:
+# kube-scheduler, kubectl, etcd, kwok, helm, and our kstatus check) into a cache dir OUTSIDE
+# the repo:
 #   ${SPACECAST_K8S_CACHE_DIR:-~/.cache/spacecast/k8s}/<KUBERNETES_VERSION>/bin
 # Idempotent: each component carries a stamp (its pin plus a hash of its wrapper
 # go.mod/go.sum) and is rebuilt only when a binary is missing or the stamp differs.
@@ -120,9 +121,20 @@ build_helm() {
   install_staged "$want" helm helm
 }
 
+# A test tool of our own (a few lines of Go): what Flux's kstatus makes of an object.
+build_kstatus() {
+  local dir="$here/go/kstatus" want
+  want="$(stamp kstatus "$(sha256sum "$dir/main.go" | cut -c1-16)" "$dir")"
+  up_to_date "$want" kstatus kstatus && { log "kstatus cached"; return; }
+  log "building kstatus (sigs.k8s.io/cli-utils)"
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$stage/kstatus" .)
+  install_staged "$want" kstatus kstatus
+}
+
 start=$SECONDS
 build_etcd
 build_kubernetes
 build_kwok
 build_helm
+build_kstatus
 log "done in $((SECONDS - start))s: $bindir"

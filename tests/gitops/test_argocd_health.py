@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from controller.status import _condition, _status
+from controller.status import _condition
+
+from .samples import cast, phase
 
 HEALTH = Path(__file__).resolve().parents[2] / "gitops/argocd/spacecast.dev/SpaceCast/health.lua"
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def lua(value: Any) -> str:
@@ -45,21 +45,6 @@ def health(obj: dict[str, Any]) -> tuple[str, str]:
     assert done.returncode == 0, done.stderr
     status, message = done.stdout.split("\n", 1)
     return status, message
-
-
-def cast(status: dict[str, Any] | None, generation: int = 1) -> dict[str, Any]:
-    obj: dict[str, Any] = {
-        "apiVersion": "spacecast.dev/v1alpha1", "kind": "SpaceCast",
-        "metadata": {"name": "weekly", "namespace": "casts", "generation": generation},
-        "spec": {"space": "https://x.com/i/spaces/1OdJrXyZaBcDe"},
-    }  # fmt: skip
-    if status is not None:
-        obj["status"] = status
-    return obj
-
-
-def phase(name: str, reason: str, message: str, gen: int = 1) -> dict[str, Any]:
-    return _status({}, gen, NOW, name, reason, message, podName="weekly-0")
 
 
 @pytest.mark.parametrize(("status", "want"), [
