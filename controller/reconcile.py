@@ -103,11 +103,10 @@ class Reconciler:
         settings: ControllerSettings,
         may_write: Callable[[], bool] = lambda: True,
         rushing: Callable[[], bool] = lambda: False,
-        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.kube, self.caches, self.settings = kube, caches, settings
         self.may_write, self.rushing = may_write, rushing
-        self.events = EventPoster(kube, may_write, hold=busy)
+        self.events = EventPoster(kube, may_write, hold=rushing)
         self.slots: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if settings.max_sessions else contextlib.nullcontext()
         )
@@ -162,10 +161,13 @@ class Reconciler:
                 # The apiserver or an admission check refused the pod: the spec cannot run
                 # here, and retrying will not change that.
                 outcome = refused(cast, f"the pod was refused: {exc.message[:500]}")
-        if outcome.step.create is None or not self.rushing():
+        if outcome.step.create is None or cast.get("status") or not self.rushing():
             self._write_status(cast, outcome)
-        # else: in a burst of new casts, pods first. The new pod's own watch event brings this
-        # cast back for its first status (Starting by then, one write fewer), after the burst.
+        # else: a new cast in a burst of them, pods first. Its new pod (written through the
+        # cache, then its watch events) brings it back for its first status after the burst,
+        # Starting by then: one write fewer. Only for a cast with no status yet: the next pass
+        # finds its pod and nothing else to go by, so it takes the pod as running, never
+        # starts another one.
         for kind, reason, message in outcome.events:
             self.events.post(_event(cast, kind, reason, message))
         return outcome.step.after
@@ -259,8 +261,9 @@ def _event(cast: JSON, kind: str, reason: str, message: str) -> JSON:
 
 class EventPoster:
     """Events go out from a thread of their own: a courtesy to people, never a reason to slow
-    or fail a pass. They hold back while passes wait in the queue (`hold`), up to HOLD_S, so
-    a burst's Events do not take the apiserver's time from its pods and statuses. A full
+    or fail a pass. They hold back while a burst of new casts waits for its pods (`hold`), up
+    to HOLD_S each, so its Events do not take the apiserver's time from its pods; a burst is
+    finite, where holding while any pass waits could starve them in a busy fleet. A full
     backlog (an apiserver that cannot keep up) drops the newest."""
 
     THREADS = 4  # a burst of casts makes a burst of Events: a few at a time

@@ -188,6 +188,15 @@ def _status(
     return status
 
 
+def _rested(status: dict[str, Any]) -> dict[str, Any]:
+    """A Completed status as `_status` writes it now: one written before casts at rest lost
+    their Ready condition loses it on its next pass, once (kstatus would read it InProgress)."""
+    if status.get("phase") != "Completed":
+        return status
+    kept = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
+    return status | {"conditions": kept} if "conditions" in status else status
+
+
 def _attempt_of(name: str | None) -> int:
     tail = (name or "").rpartition("-")[2]
     return int(tail) if tail.isdigit() else -1
@@ -228,7 +237,7 @@ def _decide(
 ) -> Outcome:
     prev, gen = cast.get("status") or {}, int(cast["metadata"].get("generation") or 1)
     if prev.get("phase") in TERMINAL and prev.get("observedGeneration") == gen:
-        return Outcome(prev)  # done; a spec change (a new generation) runs it again
+        return Outcome(_rested(prev))  # done; a spec change (a new generation) runs it again
     try:
         spec = api.parse_spec(cast)
     except ValueError as exc:

@@ -22,10 +22,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def is_loopback(address: str | None) -> bool:
+    """On a dual-stack socket (`--bind ::`) 127.0.0.1 arrives as ::ffff:127.0.0.1."""
     try:
-        return ipaddress.ip_address(address or "").is_loopback
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
 def read_token(path: str) -> str:

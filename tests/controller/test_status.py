@@ -189,6 +189,21 @@ def test_terminal_is_terminal_until_the_spec_changes() -> None:
     assert decide(done, [exited(p, 0)]).step.create is not None
 
 
+def test_a_cast_at_rest_has_no_ready_condition_even_one_written_before() -> None:
+    """kstatus reads a Ready that is not True as work in progress: Completed and Suspended
+    carry none, and a Completed status from before loses its Ready on its next pass, once."""
+    c, p = first_pod()
+    done = with_status(c, decide(c, [exited(p, 0)]))
+    assert conditions(decide(c, [exited(p, 0)])) == {"Reconciling": "False", "Stalled": "False"}
+    old = {"type": "Ready", "status": "False", "reason": "Completed", "message": "ended"}
+    written_before = done | {"status": done["status"] | {
+        "conditions": [old, *done["status"]["conditions"]]}}  # fmt: skip
+    assert decide(written_before, []).status == done["status"]  # a write that drops it
+    assert decide(done, []).status == done["status"]  # and then nothing more
+    c["spec"]["suspend"] = True
+    assert "Ready" not in conditions(decide(c, []))
+
+
 def test_conditions_keep_their_transition_time() -> None:
     c, p = first_pod()
     live = with_status(c, decide(c, [running(p, ready=True)]))

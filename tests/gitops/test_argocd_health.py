@@ -53,7 +53,7 @@ def health(obj: dict[str, Any]) -> tuple[str, str]:
     (phase("Pending", "SecretMissing", "Secret ingest has no key url"), "Progressing"),
     (phase("Starting", "Starting", "pod weekly-0 is starting"), "Progressing"),
     (phase("Live", "Live", "media is flowing"), "Healthy"),
-    (phase("Completed", "SpaceEnded", "the Space ended"), "Healthy"),
+    (phase("Completed", "Completed", "the Space ended"), "Healthy"),
     (phase("Suspended", "Suspended", "the cast is suspended"), "Suspended"),
     (phase("Failed", "PublishRejected", "the ingest refused the stream key"), "Degraded"),
     ({"phase": "Exploded", "observedGeneration": 1}, "Unknown"),

@@ -30,7 +30,7 @@ def kstatus(*objects: dict[str, Any]) -> list[tuple[str, str]]:
     (phase("Pending", "WaitingForCapacity", "waiting for a free session slot"), "InProgress"),
     (phase("Starting", "Starting", "pod weekly-0 is starting"), "InProgress"),
     (phase("Live", "Live", "media is flowing"), "Current"),
-    (phase("Completed", "SpaceEnded", "the Space ended"), "Current"),
+    (phase("Completed", "Completed", "the Space ended"), "Current"),
     (phase("Suspended", "Suspended", "the cast is suspended"), "Current"),
     (phase("Failed", "PublishRejected", "the ingest refused the stream key"), "Failed"),
 ])  # fmt: skip

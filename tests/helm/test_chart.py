@@ -18,7 +18,7 @@ from controller.run import Controller
 from controller.settings import ControllerSettings
 from devcluster import binaries
 from devcluster.cluster import ControlPlane
-from spacecast.settings import LogSettings
+from spacecast.settings import LogSettings, env_name
 from tests.controller.conftest import kubectl, make_cast, make_secret, phase_of
 from tests.reporting import kube_as
 from tests.wait import wait_for
@@ -97,23 +97,41 @@ def test_the_schema_refuses_bad_values_by_name(value: str, says: str) -> None:
     assert says in done.stderr, done.stderr
 
 
-def test_the_controllers_environment_is_read_as_meant(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every variable the Deployment sets is a setting of the controller (a typo would be
-    ignored silently), and the settings read from them are the chart's values."""
-    container = the(render("casts", *EVERY_OPTION), "Deployment")["spec"]["template"]["spec"][
-        "containers"][0]  # fmt: skip
-    known = {*ControllerSettings.model_fields, *LogSettings.model_fields}
+# Not the defaults, and from a values file, whose numbers are floats to helm (1000000 printed
+# as 1e+06 once, which the controller's settings refuse).
+OWN_VALUES = """
+controller: {workers: 7, maxSessions: 1000000, resyncSeconds: 90.5, metricsPort: 8181,
+             logLevel: debug}
+session:
+  requests: {cpu: 900m, memory: 1500Mi}
+  env: {SPACECAST_X_BASE_URL: "http://simulator:8080"}
+  serviceAccount: {create: false, name: casting}
+"""
+
+
+def test_the_controllers_environment_is_read_as_meant(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every variable the Deployment sets is a setting of the controller or of its logs, under
+    that one's own prefix (a misspelt one would be ignored, silently), and the settings read
+    from them are the chart's values."""
+    (tmp_path / "values.yaml").write_text(OWN_VALUES)
+    docs = render("casts", "-f", str(tmp_path / "values.yaml"))
+    container = the(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    known = {env_name(ControllerSettings, f) for f in ControllerSettings.model_fields}
+    known |= {env_name(LogSettings, f) for f in LogSettings.model_fields}
     for var in container["env"]:
-        name = var["name"].removeprefix("SPACECAST_").removeprefix("CONTROLLER_").lower()
-        assert name in known, var["name"]
+        assert var["name"] in known, var["name"]
         monkeypatch.setenv(var["name"], var["value"])
-    settings = ControllerSettings()
-    assert settings.namespace == "casts" and settings.leader_elect and settings.workers == 12
-    assert settings.max_sessions == 50 and settings.lease_name == "sc-spacecast"
-    assert settings.session_requests == {"cpu": "600m", "memory": "1Gi"}
+    settings, logs = ControllerSettings(), LogSettings()
+    assert (settings.namespace, settings.leader_elect, settings.lease_name) == (
+        "casts", True, "sc-spacecast")  # fmt: skip
+    assert (settings.workers, settings.max_sessions, settings.resync_seconds) == (7, 1000000, 90.5)
+    assert settings.metrics_port == 8181 and (logs.log_level, logs.log_format) == ("debug", "json")
+    assert settings.session_requests == {"cpu": "900m", "memory": "1500Mi"}
     assert settings.session_env == {"SPACECAST_X_BASE_URL": "http://simulator:8080"}
-    assert settings.session_service_account == "spacecast-session"
-    assert LogSettings().log_format == "json"
+    assert settings.session_service_account == "casting"
+    assert "ServiceAccount" not in {d["kind"] for d in docs if d["metadata"]["name"] == "casting"}
 
 
 # What the controller does (controller/run.py, reconcile.py, leader.py), then what it must not.
@@ -121,6 +139,8 @@ NEEDED = [("list", "spacecasts.spacecast.dev"), ("watch", "spacecasts.spacecast.
           ("patch", "spacecasts.spacecast.dev", "--subresource=status"),
           ("create", "pods"), ("delete", "pods"), ("get", "pods"), ("watch", "pods"),
           ("list", "secrets"), ("watch", "secrets"), ("create", "events"), ("watch", "events"),
+          ("update", "spacecasts.spacecast.dev", "--subresource=finalizers"),
+          ("list", "pods"), ("list", "events"), ("get", "leases.coordination.k8s.io/sc-spacecast"),
           ("create", "leases.coordination.k8s.io"),
           ("update", "leases.coordination.k8s.io/sc-spacecast")]  # fmt: skip
 FORBIDDEN = [("get", "secrets"), ("create", "secrets"), ("update", "spacecasts.spacecast.dev"),

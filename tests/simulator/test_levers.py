@@ -48,6 +48,14 @@ def test_beyond_loopback_the_levers_need_the_token(make_sim: MakeSim, tmp_path: 
     assert httpx.post(local, params={"seconds": 1}).status_code == 200  # this machine
 
 
+def test_loopback_in_every_spelling() -> None:
+    """A dual-stack socket (--bind ::) sees 127.0.0.1 as ::ffff:127.0.0.1: nginx's on_publish
+    callback must still count as this machine's."""
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("::ffff:127.0.0.1")
+    assert not is_loopback("::ffff:192.0.2.2") and not is_loopback("192.0.2.2")
+    assert not is_loopback(None) and not is_loopback("not an address")
+
+
 def test_listening_beyond_loopback_without_a_token_is_refused() -> None:
     with pytest.raises(ValueError, match="give --lever-token-file"):
         SimulatorSettings(bind="0.0.0.0")
