@@ -144,6 +144,11 @@ class WorkQueue:
         with self._cond:
             return bool(self._first)
 
+    def busy(self) -> bool:
+        """Whether any key waits to be handed out now."""
+        with self._cond:
+            return bool(self._first or self._ready)
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

@@ -103,10 +103,11 @@ class Reconciler:
         settings: ControllerSettings,
         may_write: Callable[[], bool] = lambda: True,
         rushing: Callable[[], bool] = lambda: False,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.kube, self.caches, self.settings = kube, caches, settings
         self.may_write, self.rushing = may_write, rushing
-        self.events = EventPoster(kube, may_write, hold=rushing)
+        self.events = EventPoster(kube, may_write, hold=busy)
         self.slots: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if settings.max_sessions else contextlib.nullcontext()
         )
@@ -261,9 +262,10 @@ def _event(cast: JSON, kind: str, reason: str, message: str) -> JSON:
 
 class EventPoster:
     """Events go out from a thread of their own: a courtesy to people, never a reason to slow
-    or fail a pass. They hold back while a burst of new casts waits for its pods (`hold`), up
-    to HOLD_S each, so its Events do not take the apiserver's time from its pods; a burst is
-    finite, where holding while any pass waits could starve them in a busy fleet. A full
+    or fail a pass. They hold back while passes wait in the queue (`hold`), so a burst's
+    Events take no apiserver time from its pods and statuses; but never longer than HOLD_S
+    from when the holding began, one deadline for all, so a queue that stays busy (a big
+    fleet's resync, a storm of reports) delays them by HOLD_S at most, never starves them. A full
     backlog (an apiserver that cannot keep up) drops the newest."""
 
     THREADS = 4  # a burst of casts makes a burst of Events: a few at a time
@@ -275,6 +277,7 @@ class EventPoster:
         threads: int = THREADS,
     ) -> None:  # fmt: skip
         self.kube, self.may_write, self.hold = kube, may_write, hold
+        self._holding_since: float | None = None  # one deadline for every thread
         self.queue: queue.Queue[JSON | None] = queue.Queue(backlog)
         self.dropped, self.threads = 0, threads
         self.workers = [threading.Thread(target=self._run, name=f"events-{i}", daemon=True)
@@ -288,6 +291,15 @@ class EventPoster:
         except queue.Full:
             self.dropped += 1
 
+    def _wait_for_quiet(self) -> None:
+        while self.hold():
+            now = time.monotonic()
+            since = self._holding_since = self._holding_since or now
+            if now - since >= self.HOLD_S:
+                return  # busy all along: go ahead (the deadline stays until a quiet moment)
+            time.sleep(0.05)
+        self._holding_since = None
+
     def close(self) -> None:
         for _ in range(self.threads):
             with contextlib.suppress(queue.Full):
@@ -295,9 +307,7 @@ class EventPoster:
 
     def _run(self) -> None:
         while (event := self.queue.get()) is not None:
-            held_until = time.monotonic() + self.HOLD_S
-            while self.hold() and time.monotonic() < held_until:
-                time.sleep(0.05)
+            self._wait_for_quiet()
             if not self.may_write():
                 continue
             path = f"/api/v1/namespaces/{event['metadata']['namespace']}/events"

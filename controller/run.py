@@ -97,7 +97,7 @@ class Controller:
         self.reconcile = Reconciler(
             kube, self.caches, settings,
             may_write=self.elector.may_write if self.elector else lambda: True,
-            rushing=self.queue.rushing,
+            rushing=self.queue.rushing, busy=self.queue.busy,
         )  # fmt: skip
         self.threads: list[threading.Thread] = []
         self.server: ThreadingHTTPServer | None = None
