@@ -24,3 +24,15 @@ def cast(status: dict[str, Any] | None, generation: int = 1) -> dict[str, Any]:
 
 def phase(name: str, reason: str, message: str, gen: int = 1) -> dict[str, Any]:
     return _status({}, gen, NOW, name, reason, message, podName="weekly-0")
+
+
+# One cast per phase the controller writes, by name (a Pending one each way it waits).
+PHASES = {
+    "waiting for a slot": phase("Pending", "WaitingForCapacity", "waiting for a free session slot"),
+    "waiting for a Secret": phase("Pending", "SecretMissing", "Secret ingest has no key url"),
+    "starting": phase("Starting", "Starting", "pod weekly-0 is starting"),
+    "live": phase("Live", "Live", "media is flowing"),
+    "completed": phase("Completed", "Completed", "the Space ended"),
+    "suspended": phase("Suspended", "Suspended", "the cast is suspended"),
+    "failed": phase("Failed", "PublishRejected", "the ingest refused the stream key"),
+}

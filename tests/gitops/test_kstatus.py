@@ -14,7 +14,7 @@ import pytest
 
 from devcluster import binaries
 
-from .samples import cast, phase
+from .samples import PHASES, cast, phase
 
 
 def kstatus(*objects: dict[str, Any]) -> list[tuple[str, str]]:
@@ -26,16 +26,13 @@ def kstatus(*objects: dict[str, Any]) -> list[tuple[str, str]]:
     return [tuple(row.split("\t", 1)) for row in done.stdout.splitlines()]  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("status", "want"), [
-    (phase("Pending", "WaitingForCapacity", "waiting for a free session slot"), "InProgress"),
-    (phase("Starting", "Starting", "pod weekly-0 is starting"), "InProgress"),
-    (phase("Live", "Live", "media is flowing"), "Current"),
-    (phase("Completed", "Completed", "the Space ended"), "Current"),
-    (phase("Suspended", "Suspended", "the cast is suspended"), "Current"),
-    (phase("Failed", "PublishRejected", "the ingest refused the stream key"), "Failed"),
+@pytest.mark.parametrize(("name", "want"), [
+    ("waiting for a slot", "InProgress"), ("waiting for a Secret", "InProgress"),
+    ("starting", "InProgress"), ("live", "Current"), ("completed", "Current"),
+    ("suspended", "Current"), ("failed", "Failed"),
 ])  # fmt: skip
-def test_every_phase_reads_as_flux_expects(status: dict[str, Any], want: str) -> None:
-    ((got, message),) = kstatus(cast(status))
+def test_every_phase_reads_as_flux_expects(name: str, want: str) -> None:
+    ((got, message),) = kstatus(cast(PHASES[name]))
     assert got == want, message
 
 
