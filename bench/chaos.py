@@ -35,6 +35,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.measure import wait
 from simulator.server import Simulator, ThreadedSimulator
 from simulator.settings import SimulatorSettings
 from spacecast.session.local import LocalCast, free_display
@@ -192,7 +193,7 @@ def run_script(sim: Simulator, tmp: Path, total_s: float, every: float) -> tuple
     run = LocalCast.start(sim, SPACE, tmp / "cast", key=KEY, display=free_display(120))
     rows: list[Row] = []
     try:
-        _wait(run.ready, 90)
+        wait("the cast on air", run.ready, 90, 0.5)
         arrivals = Arrivals(tmp / "ingest")
         started = time.monotonic()
         for n, fault in enumerate(SCRIPT[: int(total_s // every) - 1], 1):
@@ -219,14 +220,6 @@ def run_script(sim: Simulator, tmp: Path, total_s: float, every: float) -> tuple
 
 def _sleep_until(when: float) -> None:
     time.sleep(max(0.0, when - time.monotonic()))
-
-
-def _wait(check: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit("bench-chaos: the cast never went on air")
-        time.sleep(0.5)
 
 
 def show(rows: list[Row], code: int) -> None:

@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.measure import tree_cpu_s, tree_rss
+from bench.measure import tree_cpu_s, tree_rss, wait
 from controller import pod as pod_mod
 from controller.kube import JSON, Kube, KubeError
 from controller.reconcile import cast_path
@@ -87,14 +86,6 @@ class Sampler:
     def _run(self) -> None:
         while not self.stop.wait(0.05):
             self.peak = max(self.peak, tree_rss(self.pid))
-
-
-def wait(what: str, check: Callable[[], bool], seconds: float, every: float = 0.1) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: timed out after {seconds:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 def template(settings: ControllerSettings) -> JSON:

@@ -7,7 +7,7 @@ import resource
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,3 +62,13 @@ def run(cmd: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> Usa
     # ru_maxrss covers the single largest process: a floor for the tree's peak.
     peak = max(peak, after.ru_maxrss * 1024 if after.ru_maxrss > before.ru_maxrss else 0)
     return Usage(wall, cpu, peak / 1e6, code)
+
+
+def wait(what: str, check: Callable[[], object], seconds: float, every: float = 0.1) -> float:
+    """Seconds until `check()` holds; a benchmark that never gets there stops, saying what."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > seconds:
+            raise SystemExit(f"bench: timed out after {seconds:.0f} s waiting for {what}")
+        time.sleep(every)
+    return time.monotonic() - start

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.measure import wait
 from simulator.server import Simulator, ThreadedSimulator
 from simulator.settings import SimulatorSettings
 from spacecast.session import commands
@@ -60,20 +61,14 @@ def steady_usage(root: int, seconds: float) -> tuple[float, float]:
     return (usage(root)[0] - cpu0) / (time.monotonic() - start), peak / 2**20
 
 
-def wait(check: object, seconds: float, every: float = 0.1) -> float:
-    """Seconds until `check()` holds; raises if it never does."""
-    start = time.monotonic()
-    while not check():  # type: ignore[operator]
-        if time.monotonic() - start > seconds:
-            raise RuntimeError("benchmark condition not reached")
-        time.sleep(every)
-    return time.monotonic() - start
-
-
 def one_session(sim: Simulator, work: Path, seconds: float) -> dict[str, float]:
     run = LocalCast.start(sim, "1BenchAudio01", work / "single", key=KEY)
-    first = wait(lambda: run.metric("spacecast_rtmp_sent_bytes_total{destination=0}") > 0, 30)
-    wait(run.ready, 60)
+    first = wait(
+        "the first RTMP byte",
+        lambda: run.metric("spacecast_rtmp_sent_bytes_total{destination=0}") > 0,
+        30,
+    )
+    wait("readiness", run.ready, 60)
     time.sleep(5)  # past the start-up burst: measure the steady state
     cores, pss = steady_usage(run.proc.pid, seconds)
     m = run.metrics()
@@ -102,7 +97,11 @@ def bare_encoder(sim: Simulator, work: Path, seconds: float) -> dict[str, float]
     pulse = subprocess.Popen(
         commands.pulseaudio(str(script)).argv, env=env, stderr=subprocess.DEVNULL
     )
-    wait(lambda: socket_path.exists() and Path(f"/tmp/.X11-unix/X{display}").exists(), 10)
+    wait(
+        "the sound server and the display",
+        lambda: socket_path.exists() and Path(f"/tmp/.X11-unix/X{display}").exists(),
+        10,
+    )
     encoder = commands.EncoderSettings()
     cmd = commands.pusher(encoder, f":{display}", "peer", str(socket_path), 2, time.time())
     argv = [*cmd.argv[:-1], sim.ingest.url(KEY + "peer")]  # FLV straight to the ingest
@@ -122,8 +121,8 @@ def bare_encoder(sim: Simulator, work: Path, seconds: float) -> dict[str, float]
 
 def rescue_latency(sim: Simulator, work: Path) -> dict[str, float]:
     run = LocalCast.start(sim, "1BenchCamera1", work / "camera", key=KEY + "camera")
-    wait(lambda: run.metric("spacecast_rescue_activations_total") >= 1, 60)
-    wait(lambda: run.metric("spacecast_audio_level_dbfs") > -30, 30)
+    wait("the rescue", lambda: run.metric("spacecast_rescue_activations_total") >= 1, 60)
+    wait("rescued audio", lambda: run.metric("spacecast_audio_level_dbfs") > -30, 30)
     audible = time.time()
     run.stop()
     events = {(e["event"], e.get("state")): e["timestamp"] for e in run.logs()}
@@ -142,7 +141,7 @@ def av_offset(sim: Simulator, work: Path, seconds: float) -> dict[str, float]:
     assert sim.ingest is not None
     before = set(sim.ingest.recordings())
     run = LocalCast.start(sim, "1BenchAVSync1", work / "avsync", key=KEY + "avsync")
-    wait(run.ready, 60)
+    wait("readiness", run.ready, 60)
     time.sleep(seconds)
     run.stop()
     recording = next(p for p in sim.ingest.recordings() if p not in before)
@@ -210,7 +209,7 @@ def two_sessions(sim: Simulator, work: Path, seconds: float) -> list[dict[str, f
     ]
     try:
         for run in runs:
-            wait(run.ready, 90)
+            wait("readiness", run.ready, 90)
         start = [run.metrics() for run in runs]
         time.sleep(seconds)
         end = [run.metrics() for run in runs]
