@@ -63,8 +63,7 @@ def _number(request: web.Request, name: str, default: float, low: float, high: f
     try:
         return bounded(dict(request.query), name, default, low, high)
     except ValueError as exc:
-        text = str(exc) if "within" in str(exc) else f"{name} must be a number"
-        raise web.HTTPBadRequest(text=f"{text}\n") from None
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
 
 
 def _whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -10,24 +10,17 @@ refused at start (simulator/settings.py).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
+from simulator.settings import is_loopback
 from simulator.state import SIM
 
+__all__ = ["guard", "is_loopback", "read_token"]
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def is_loopback(address: str | None) -> bool:
-    """On a dual-stack socket (`--bind ::`) 127.0.0.1 arrives as ::ffff:127.0.0.1."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
 def read_token(path: str) -> str:

@@ -12,6 +12,16 @@ from pydantic_settings import SettingsConfigDict
 from spacecast.settings import ENV_PREFIX, SpacecastSettings
 
 
+def is_loopback(address: str | None) -> bool:
+    """Whether an address is this machine's. On a dual-stack socket (`--bind ::`) 127.0.0.1
+    arrives as ::ffff:127.0.0.1."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
 class SimulatorSettings(SpacecastSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX + "SIM_", extra="ignore")
 
@@ -132,10 +142,7 @@ class SimulatorSettings(SpacecastSettings):
 
     @model_validator(mode="after")
     def _levers_are_guarded_beyond_loopback(self) -> SimulatorSettings:
-        try:
-            loopback = ipaddress.ip_address(self.bind).is_loopback
-        except ValueError:
-            loopback = self.bind == "localhost"
+        loopback = is_loopback(self.bind) or self.bind == "localhost"
         if not loopback and not self.lever_token_file:
             raise ValueError(
                 f"listening on {self.bind} opens the levers to others: give --lever-token-file"

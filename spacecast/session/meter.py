@@ -66,7 +66,6 @@ class Meter(ManagedProcess):
         super().__init__(lambda: commands.meter(sink, socket))
         self.stall_seconds = stall_seconds  # parec's samples must keep coming
         self.window = LevelWindow(window_seconds, threshold_db)
-        metrics.AUDIO_LEVEL.set(FLOOR_DB)  # nothing measured yet reads as silence, not 0 dB
         self._reader: asyncio.Task[None] | None = None
 
     async def attached(self, proc: asyncio.subprocess.Process) -> None:
