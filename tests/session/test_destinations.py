@@ -98,6 +98,17 @@ async def test_a_failed_send_means_reconnecting() -> None:
     assert destination.state is DestState.RECONNECTING and destination.error == "dropped"
 
 
+async def encode(out: FanOut, padding: int = 0) -> None:
+    """Feed `out` as an encoder would, 30 frames a second (a keyframe every 10th), each
+    `padding` bytes larger than a bare frame, until cancelled."""
+    ts = 0
+    out.new_stream()
+    while True:
+        out.feed(Tag(VIDEO, ts, (KEY_FRAME if ts % 330 == 0 else INTER_FRAME) + bytes(padding)))
+        ts += 33
+        await asyncio.sleep(0.033)
+
+
 async def _run_against(ingest: FaultyIngest, window_s: float) -> Destination:
     """Run one destination against `ingest`, fed media as an encoder would, until it gives
     up (rejected or failed) or 20 s pass."""
@@ -105,15 +116,7 @@ async def _run_against(ingest: FaultyIngest, window_s: float) -> Destination:
     out = FanOut([RtmpUrl.parse(f"rtmp://127.0.0.1:{port}/app/key")], window_s, 10)
     destination = out.destinations[0]
 
-    async def encoder() -> None:
-        ts = 0
-        out.new_stream()
-        while True:
-            out.feed(Tag(VIDEO, ts, KEY_FRAME if ts % 330 == 0 else INTER_FRAME))
-            ts += 33
-            await asyncio.sleep(0.033)
-
-    feeding = asyncio.create_task(encoder())
+    feeding = asyncio.create_task(encode(out))
     try:
         await asyncio.wait_for(destination.run(), 20)
     finally:
@@ -152,16 +155,9 @@ async def test_a_wedged_connection_is_dropped_with_what_it_still_held() -> None:
     out = FanOut([RtmpUrl.parse(f"rtmp://127.0.0.1:{port}/app/key")], 30, wedge_seconds=1)
     destination = out.destinations[0]
 
-    async def encoder() -> None:  # about 600 kB/s: the send queue fills within the wedge time
-        ts = 0
-        out.new_stream()
-        while True:
-            frame = (KEY_FRAME if ts % 330 == 0 else INTER_FRAME) + bytes(20_000)
-            out.feed(Tag(VIDEO, ts, frame))
-            ts += 33
-            await asyncio.sleep(0.033)
-
-    tasks = [asyncio.create_task(encoder()), asyncio.create_task(destination.run())]
+    # About 600 kB/s: the send queue fills within the wedge time.
+    tasks = [asyncio.create_task(encode(out, padding=20_000)),
+             asyncio.create_task(destination.run())]  # fmt: skip
     try:
         async with asyncio.timeout(20):
             await ingest.republished.wait()  # the wedge found, and a new connection
