@@ -87,7 +87,10 @@ class SessionSettings(SpacecastSettings):
         None, description="A CA to trust for rtmps:// destinations, besides the system's."
     )
     wedge_seconds: float = Field(
-        10.0, gt=0, description="No bytes written this long means a wedged connection."
+        10.0,
+        gt=0,
+        description="No bytes written, or none taken by the server, this long means a wedged "
+        "connection: it is dropped with what it still holds, and reconnected.",
     )
 
     # The Space's end and shutdown.
