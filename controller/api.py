@@ -22,8 +22,11 @@ PLURAL = "spacecasts"
 SINGULAR = "spacecast"
 SHORT_NAMES = ["scast"]
 
-# Labels and annotations the controller puts on its pods.
-CAST_LABEL = f"{GROUP}/cast"  # the SpaceCast's name: how a pod maps back to its cast
+# status.phase, in the order a cast goes through them.
+PHASES = ("Pending", "Starting", "Live", "Suspended", "Completed", "Failed")
+
+# Labels and annotations the controller puts on its pods. A pod maps back to its cast by its
+# controller ownerReference, never by a label: a cast's name may be longer than a label value.
 ATTEMPT_LABEL = f"{GROUP}/attempt"  # 0 for the first pod, +1 for each re-creation
 SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"  # of the pod spec: a change means a new pod
 MANAGED_BY = "spacecast-controller"

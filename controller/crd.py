@@ -82,7 +82,7 @@ def status_schema() -> dict[str, Any]:
         "properties": {
             "phase": {
                 "type": "string",
-                "enum": ["Pending", "Starting", "Live", "Suspended", "Completed", "Failed"],
+                "enum": list(api.PHASES),
             },
             "observedGeneration": {"type": "integer"},
             "conditions": {

@@ -24,4 +24,27 @@ WATCH_RESTARTS = Counter(
     ["resource", "reason"],
 )
 WRITES = Counter("spacecast_controller_writes", "Pods created and statuses written.", ["kind"])
-CASTS = Gauge("spacecast_controller_casts", "SpaceCasts by phase.", ["phase"])
+CASTS = Gauge(
+    "spacecast_controller_casts",
+    "SpaceCasts by phase (read from the cache at each scrape).",
+    ["phase"],
+)
+WAITING_FOR_CAPACITY = Gauge(
+    "spacecast_controller_waiting_for_capacity",
+    "SpaceCasts in Pending because every session slot is taken (maxSessions).",
+)
+ACTIVE_SESSIONS = Gauge(
+    "spacecast_controller_active_sessions", "Session pods that hold a slot (not yet finished)."
+)
+SESSION_LIMIT = Gauge(
+    "spacecast_controller_session_limit", "The limit on concurrent sessions (0: no limit)."
+)
+SESSION_RESTARTS = Counter(
+    "spacecast_controller_session_restarts",
+    "Session pods re-created after a transient failure, by SpaceCast (the series goes with the "
+    "cast).",
+    ["namespace", "spacecast"],
+)
+LEADER = Gauge(
+    "spacecast_controller_leader", "1 while this replica holds the Lease and reconciles."
+)

@@ -141,6 +141,8 @@ class Reconciler:
         """Reconcile `key`; returns seconds until it wants another pass, or None."""
         cast = self.caches.casts.get(key)
         if cast is None or cast["metadata"].get("deletionTimestamp"):
+            with contextlib.suppress(KeyError):  # its series goes with it
+                metrics.SESSION_RESTARTS.remove(*key.split("/", 1))
             return None  # its pods go with it (ownerReference garbage collection)
         namespace = cast["metadata"]["namespace"]
         pods = self._pods(cast, key)
@@ -171,6 +173,8 @@ class Reconciler:
         # starts another one.
         for kind, reason, message in outcome.events:
             self.events.post(_event(cast, kind, reason, message))
+            if reason == "Restarting":  # said once per restart (status.py)
+                metrics.SESSION_RESTARTS.labels(namespace, cast["metadata"]["name"]).inc()
         return outcome.step.after
 
     def _pods(self, cast: JSON, key: str) -> list[JSON]:

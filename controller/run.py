@@ -194,10 +194,19 @@ class Controller:
             for cast in self.caches.casts.items():
                 meta = cast["metadata"]
                 self.queue.add(f"{meta['namespace']}/{meta['name']}")
-            phases = Counter((c.get("status") or {}).get("phase", "Pending")
-                             for c in self.caches.casts.items())  # fmt: skip
-            for phase in ("Pending", "Starting", "Live", "Suspended", "Completed", "Failed"):
-                metrics.CASTS.labels(phase).set(phases.get(phase, 0))
+
+    def observe(self) -> None:
+        """The fleet's gauges, read from the caches when scraped: always current, and no cost
+        between scrapes."""
+        casts = self.caches.casts.items()
+        phases = Counter((c.get("status") or {}).get("phase", "Pending") for c in casts)
+        for phase in api.PHASES:
+            metrics.CASTS.labels(phase).set(phases.get(phase, 0))
+        waiting = sum(ready_reason(c) == "WaitingForCapacity" for c in casts)
+        metrics.WAITING_FOR_CAPACITY.set(waiting)
+        metrics.ACTIVE_SESSIONS.set(sum(is_active(p) for p in self.caches.pods.items()))
+        metrics.SESSION_LIMIT.set(self.settings.max_sessions or 0)
+        metrics.LEADER.set(1 if self.elector is None or self.elector.leading.is_set() else 0)
 
     def alive(self) -> bool:
         now = time.monotonic()
@@ -211,6 +220,7 @@ class Controller:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/metrics":
+                    controller.observe()
                     self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
                 elif self.path == "/healthz":
                     ok = controller.alive()

@@ -32,6 +32,7 @@ def describe(sim: Sim, entry: SpaceEntry, origin: str) -> dict[str, Any]:
         "master": origin + (paths.video_master_live if space.kind == "camera" else paths.master),
         "dynamic": origin + (paths.video_master_live if space.kind == "camera" else paths.dynamic),
         "chunks_so_far": sim.world.complete_chunks(entry),
+        "silent": space.silent_at(space.elapsed(now)),
     }
 
 
@@ -93,6 +94,10 @@ async def act(request: web.Request) -> web.Response:
         entry.space.end(now)
     elif action == "disconnect":
         entry.space.disconnect_for(now, _number(request, "seconds", 30, 0, 3600))
+    elif action == "silence":
+        entry.space.fall_silent(now)
+    elif action == "speak":
+        entry.space.speak(now)
     else:
         raise web.HTTPNotFound()
     sim.world.restart_clock_for(entry)

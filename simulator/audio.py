@@ -191,6 +191,20 @@ def speech() -> SourceAudio:
     return _cached("speech", repr((SCRIPT, TARGET_MEAN_DB, PAUSE_S, 2)), _build_speech)
 
 
+def _build_silence(out_dir: Path) -> None:
+    _encode_aac(
+        ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo", "-t", "10"],
+        out_dir / "audio.aac",
+    )
+    (out_dir / "speakers.bin").write_bytes(b"")
+
+
+@functools.cache
+def silence() -> SourceAudio:
+    """Digital silence in the speech's format: what a Space sends while nobody speaks."""
+    return _cached("silence", repr((SAMPLE_RATE, 1)), _build_silence)
+
+
 @functools.cache
 def tone(hz: int) -> SourceAudio:
     return _cached(f"tone{hz}", repr((hz, 1)), lambda d: _build_tone(d, hz))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -85,6 +86,9 @@ class ChunkMaker:
     source: audio.SourceAudio
     participants: list[dict[str, object]]
     timeline: Timeline = field(default_factory=lambda: Timeline(""))
+    # Whether nobody speaks t seconds into the Space (the silence lever): such frames are
+    # digital silence, with zero levels in the tags, as X sends when the stage goes quiet.
+    silent: Callable[[float], bool] = lambda t: False
     pts_base: int = field(init=False)
     _participants: bytes = field(init=False, repr=False)
 
@@ -107,8 +111,14 @@ class ChunkMaker:
     def pts(self, seq: int) -> int:
         return (self.pts_base + self.timeline.first_frame(seq) * PTS_PER_FRAME) % id3.PTS_WRAP
 
+    def _quiet(self, frame: int) -> bool:
+        return self.silent(frame * FRAME_SECONDS)
+
+    def frame(self, frame: int) -> bytes:
+        return audio.silence().frame(frame) if self._quiet(frame) else self.source.frame(frame)
+
     def levels(self, frame: int) -> list[int]:
-        speaking = self.source.speaker_at(frame)
+        speaking = -1 if self._quiet(frame) else self.source.speaker_at(frame)
         loud = 20 + (frame * 7919) % 60
         return [loud if i == speaking else 0 for i in range(len(self.participants) + 1)]
 
@@ -119,7 +129,7 @@ class ChunkMaker:
     def audio(self, seq: int) -> bytes:
         """The chunk's ADTS frames alone: the ground truth a clean download must reproduce."""
         first = self.timeline.first_frame(seq)
-        return b"".join(self.source.frame(first + i) for i in range(self.timeline.frames(seq)))
+        return b"".join(self.frame(first + i) for i in range(self.timeline.frames(seq)))
 
     def body(self, seq: int, stray_bytes: bool = False) -> bytes:
         rng = _rng(self.seed, self.space_id, "tags", seq)
@@ -137,5 +147,5 @@ class ChunkMaker:
                 out.append(id3.hydra_level_tag(self.levels(frame)))
             if i >= next_level:
                 next_level = i + rng.choice((9, 10))
-            out.append(self.source.frame(frame))
+            out.append(self.frame(frame))
         return b"".join(out)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import random
 import string
 from dataclasses import dataclass, field
@@ -106,6 +107,8 @@ class Space:
     replay: bool
     disconnects: list[Disconnect] = field(default_factory=list)
     ended_at_override: float | None = None
+    # Spans (seconds after the start) in which nobody speaks: the silence lever's work.
+    silences: list[tuple[float, float]] = field(default_factory=list)
 
     @classmethod
     def from_spec(cls, spec: SpaceSpec, index: int, seed: int, now: float) -> Space:
@@ -157,6 +160,19 @@ class Space:
     def start(self, now: float) -> None:
         if self.state(now) is SpaceState.NOT_STARTED:
             self.starts_at = now
+
+    def fall_silent(self, now: float) -> None:
+        """From now on nobody speaks, until `speak` (frames already heard stay as they were)."""
+        if not self.silent_at(self.elapsed(now)):
+            self.silences.append((self.elapsed(now), math.inf))
+
+    def speak(self, now: float) -> None:
+        if self.silences and self.silences[-1][1] == math.inf:
+            self.silences[-1] = (self.silences[-1][0], max(self.elapsed(now), self.silences[-1][0]))
+
+    def silent_at(self, t: float) -> bool:
+        """Whether nobody speaks `t` seconds into the Space's audio."""
+        return any(a <= t < b for a, b in self.silences)
 
 
 def parse_disconnect(text: str) -> Disconnect:

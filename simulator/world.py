@@ -62,6 +62,7 @@ class World:
         participants = hydra_participants(seed)
 
         main = ChunkMaker(space.id, seed, space.starts_at, audio.speech(), participants)
+        main.silent = space.silent_at
         entry = SpaceEntry(space, SpacePaths(seed, space.id, index), main)
         if space.kind == "camera":
             # Every rendition shares the main timeline; the others carry a steady tone each.

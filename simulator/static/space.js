@@ -90,8 +90,79 @@ function stripTags(buf) {
   return { audio: out.subarray(0, n), levels };
 }
 
+// --- the speaking animation: X draws rings and a waveform around whoever speaks, moving with
+// the sound. They are what a cast's video bitrate follows (about 1.3-1.6 Mbit/s while people
+// speak, an idle trickle when nobody does), so the simulated page draws them from the audio it
+// plays: a tap on the element's output (captureStream, so the sound's own path is untouched)
+// feeds an analyser, and each frame draws from its samples. Silence draws nothing new.
+function animate(el) {
+  let analyser;
+  try {
+    const ctx = new AudioContext();
+    analyser = ctx.createAnalyser();
+    analyser.fftSize = 1024;
+    el.addEventListener("playing", () => {
+      if (analyser.tapped) return;
+      ctx.createMediaStreamSource(el.captureStream()).connect(analyser);
+      analyser.tapped = true;
+      ctx.resume();
+    });
+  } catch (e) { document.body.dataset.animation = "off: " + e; return; }
+  const canvas = document.getElementById("rings"), g = canvas.getContext("2d");
+  const wave = new Uint8Array(analyser.fftSize), bins = new Uint8Array(analyser.frequencyBinCount);
+  const frame = (now) => {
+    canvas.width = innerWidth; canvas.height = innerHeight;  // also clears it
+    analyser.getByteTimeDomainData(wave); analyser.getByteFrequencyData(bins);
+    let energy = 0;
+    for (const v of wave) energy += (v - 128) * (v - 128);
+    const level = Math.min(1, Math.sqrt(energy / wave.length) / 40);
+    document.body.dataset.level = level.toFixed(3);
+    if (level > 0.01) {
+      document.querySelectorAll(".speaker[data-speaking=true] .avatar").forEach((a) => {
+        const r = a.getBoundingClientRect(), cx = r.x + r.width / 2, cy = r.y + r.height / 2;
+        drawRings(g, cx, cy, r.width / 2, level, now);
+        drawCircularWave(g, cx, cy, r.width / 2 + 30, wave, level);
+      });
+      drawSpectrum(g, bins, canvas.width, canvas.height);
+    }
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}
+
+function drawRings(g, cx, cy, radius, level, now) {
+  for (let k = 0; k < 4; k++) {
+    const phase = (now / 700 + k / 4) % 1;
+    g.beginPath();
+    g.arc(cx, cy, radius + 8 + phase * 90 * (0.4 + level), 0, 2 * Math.PI);
+    g.strokeStyle = `rgba(29,155,240,${(1 - phase) * (0.3 + 0.7 * level)})`;
+    g.lineWidth = 3 + 10 * level * (1 - phase);
+    g.stroke();
+  }
+}
+
+function drawCircularWave(g, cx, cy, radius, wave, level) {
+  g.beginPath();
+  for (let i = 0; i < wave.length; i++) {
+    const a = i / wave.length * 2 * Math.PI, d = radius + (wave[i] - 128) * (0.6 + 2 * level);
+    i ? g.lineTo(cx + d * Math.cos(a), cy + d * Math.sin(a)) : g.moveTo(cx + d * Math.cos(a), cy + d * Math.sin(a));
+  }
+  g.closePath();
+  g.strokeStyle = "#f91880"; g.lineWidth = 2; g.stroke();
+}
+
+function drawSpectrum(g, bins, width, height) {
+  const n = 64, w = width / n;
+  for (let i = 0; i < n; i++) {
+    const v = bins[i * 3] / 255, h = v * height * 0.25;
+    g.fillStyle = `hsl(${200 + v * 120}, 80%, ${35 + v * 30}%)`;
+    g.fillRect(i * w, height - h, w - 1, h);
+  }
+}
+
 async function playAudio(location) {
   const el = document.getElementById("space-audio");
+  animate(el);
   const ms = new MediaSource();
   el.src = URL.createObjectURL(ms);
   await new Promise(r => ms.addEventListener("sourceopen", r, { once: true }));

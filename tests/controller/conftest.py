@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from kubernetes import client
@@ -22,6 +23,7 @@ from controller.settings import ControllerSettings
 from devcluster import binaries
 from devcluster.client import api_client
 from devcluster.cluster import ControlPlane
+from spacecast.session.local import parse_metrics
 from tests.wait import wait_for
 
 CRD_NAME = f"{api.PLURAL}.{api.GROUP}"
@@ -136,6 +138,13 @@ def controller(control_plane: ControlPlane, k8s_namespace: str) -> Iterator[Star
     for c, k8s in running:
         c.shutdown()
         k8s.close()
+
+
+def scrape(c: Controller) -> dict[str, float]:
+    """What Prometheus reads from this controller's /metrics."""
+    assert c.server is not None
+    port = c.server.server_address[1]
+    return parse_metrics(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
 
 
 def phase_of(kube: Kube, namespace: str, name: str) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from controller.kube import Kube, KubeError
+from controller.reconcile import cast_path
 from devcluster.cluster import ControlPlane
 from spacecast.contract import Facts, Summary
 from spacecast.session.report import Target, event
@@ -25,6 +26,7 @@ from .conftest import (
     make_secret,
     phase_of,
     pods_of,
+    scrape,
     wait_phase,
 )
 
@@ -49,7 +51,7 @@ def test_live_then_transient_restarts_then_failed(
 ) -> None:
     ns = k8s_namespace
     make_secret(kube, ns, "ingest", INGEST)
-    controller(restart_backoff_seconds=0.5)
+    c = controller(restart_backoff_seconds=0.5)
     make_cast(kube, ns, "talk", limits={"maxRestarts": 1})
     cast = wait_phase(kube, ns, "talk", "Live")
     assert cast["status"]["podName"] == "talk-0" and cast["status"]["observedGeneration"] == 1
@@ -68,6 +70,11 @@ def test_live_then_transient_restarts_then_failed(
     assert cast["status"]["lastExitCode"] == 33 and "after 1 restarts" in cast["status"]["message"]
     assert {p["metadata"]["name"] for p in pods_of(kube, ns, "talk")} <= {"talk-0", "talk-1"}
     assert {"PodCreated", "Live", "Restarting", "Failed"} <= set(events(kube, ns))
+    restarts = f"spacecast_controller_session_restarts_total{{namespace={ns},spacecast=talk}}"
+    assert scrape(c)[restarts] == 1  # once, though the status was written more than once
+
+    kube.request("DELETE", cast_path(ns, "talk"))
+    wait_for("the deleted cast's series gone", lambda: restarts not in scrape(c), 10)
 
 
 def test_a_live_sessions_reports_reach_its_status(
@@ -176,7 +183,7 @@ def test_capacity_queues_the_rest_oldest_first(
     names sort in the order they are created."""
     ns = k8s_namespace
     make_secret(kube, ns, "ingest", INGEST)
-    controller(max_sessions=2)
+    c = controller(max_sessions=2)
     for name in ("cast-1", "cast-2", "cast-3", "cast-4"):
         make_cast(kube, ns, name)
     wait_phase(kube, ns, "cast-1", "Live")
@@ -186,6 +193,12 @@ def test_capacity_queues_the_rest_oldest_first(
         message = get_cast(kube, ns, name)["status"]["message"]
         assert "free session slot" in message, message
         assert pods_of(kube, ns, name) == []
+    fleet = scrape(c)
+    assert fleet["spacecast_controller_waiting_for_capacity"] == 2
+    assert fleet["spacecast_controller_active_sessions"] == 2
+    assert fleet["spacecast_controller_session_limit"] == 2
+    assert fleet["spacecast_controller_casts{phase=Pending}"] == 2
+    assert fleet["spacecast_controller_casts{phase=Live}"] == 2
     finish_pod(kube, one_pod(kube, ns, "cast-1", "cast-1-0"), 0)  # a slot frees: the oldest
     wait_phase(kube, ns, "cast-3", "Live")
     assert phase_of(kube, ns, "cast-4") == "Pending"
@@ -265,6 +278,8 @@ def test_two_replicas_one_leader_then_failover(
     took = time.monotonic() - cut_at
     # It stopped writing at its renew deadline, before the Lease could expire for the other.
     assert not leader.elector.may_write() and not leader.leading()
+    assert scrape(standby)["spacecast_controller_leader"] == 1
+    assert scrape(leader)["spacecast_controller_leader"] == 0
     assert 2.5 <= took <= 3 + 0.3 + 2, took  # the lease duration plus a retry, and margin
     make_cast(kube, ns, "two")
     wait_phase(kube, ns, "two", "Live")

@@ -97,3 +97,19 @@ def test_some_chunks_skip_the_leading_hydra_tag_and_stray_bytes_come_first() -> 
 
 def test_chunks_are_deterministic() -> None:
     assert maker().body(11) == maker().body(11)
+
+
+def test_silenced_frames_are_digital_silence_with_nobody_speaking() -> None:
+    m = maker()
+    seq = 3
+    first, n = m.timeline.first_frame(seq), m.timeline.frames(seq)
+    loud = [audio.speech().frame(first + i) for i in range(n)]
+    middle = (first + n // 2) * FRAME_SECONDS
+    m.silent = lambda t: t >= middle
+    _, frames = tags_and_frames(m.body(seq))
+    quiet = [audio.silence().frame(first + i) for i in range(n)]
+    split = n // 2  # the first frame at or after `middle`
+    assert frames == loud[:split] + quiet[split:]
+    assert m.audio(seq) == b"".join(loud[:split] + quiet[split:])
+    assert not any(level for i in range(split, n) for level in m.levels(first + i))
+    assert any(level for i in range(split) for level in m.levels(first + i))

@@ -52,3 +52,14 @@ def test_clock_speed_and_advance() -> None:
     assert clock.now() == 100.0
     clock.advance(5)
     assert clock.now() == 105.0
+
+
+def test_the_silence_lever_marks_spans_from_now_on() -> None:
+    s = space(start=0, duration=0)
+    s.fall_silent(1030)
+    s.fall_silent(1035)  # already silent: the span keeps its start
+    assert not s.silent_at(29.9) and s.silent_at(30) and s.silent_at(10**6)
+    s.speak(1040)
+    s.speak(1045)  # already speaking: nothing to close
+    assert s.silences == [(30, 40)]
+    assert s.silent_at(39.9) and not s.silent_at(40)
