@@ -6,6 +6,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 RECONCILES = Counter("spacecast_controller_reconciles", "Reconcile passes, by result.", ["result"])
+for _result in ("ok", "error"):
+    RECONCILES.labels(_result)  # at 0 from the first scrape, so rate() sees the first error
 RECONCILE_SECONDS = Histogram(
     "spacecast_controller_reconcile_seconds",
     "Duration of one reconcile pass.",
@@ -41,8 +43,8 @@ SESSION_LIMIT = Gauge(
 )
 SESSION_RESTARTS = Counter(
     "spacecast_controller_session_restarts",
-    "Session pods re-created after a transient failure, by SpaceCast (the series goes with the "
-    "cast).",
+    "Session pods re-created after a transient exit or a lost pod, by SpaceCast, as its "
+    "status.restarts counts them (the series goes with the cast).",
     ["namespace", "spacecast"],
 )
 LEADER = Gauge(

@@ -145,6 +145,8 @@ class Reconciler:
                 metrics.SESSION_RESTARTS.remove(*key.split("/", 1))
             return None  # its pods go with it (ownerReference garbage collection)
         namespace = cast["metadata"]["namespace"]
+        # At 0 from the cast's first pass: increase() then counts its first restart too.
+        metrics.SESSION_RESTARTS.labels(namespace, cast["metadata"]["name"])
         pods = self._pods(cast, key)
         with self.slots:  # capacity: decide and create as one step (a no-op lock without it)
             outcome = decide(
@@ -173,8 +175,6 @@ class Reconciler:
         # starts another one.
         for kind, reason, message in outcome.events:
             self.events.post(_event(cast, kind, reason, message))
-            if reason == "Restarting":  # said once per restart (status.py)
-                metrics.SESSION_RESTARTS.labels(namespace, cast["metadata"]["name"]).inc()
         return outcome.step.after
 
     def _pods(self, cast: JSON, key: str) -> list[JSON]:
@@ -235,6 +235,11 @@ class Reconciler:
             raise
         self.caches.casts.put(written)
         metrics.WRITES.labels("status").inc()
+        # Restarts as the status counts them (an exit retried, a pod lost), once each: only a
+        # write that landed moves the count, and a rerun's reset to 0 is no restart.
+        grew = int(outcome.status.get("restarts") or 0) - int(old.get("restarts") or 0)
+        if grew > 0:
+            metrics.SESSION_RESTARTS.labels(meta["namespace"], meta["name"]).inc(grew)
 
 
 class Retry(Exception):

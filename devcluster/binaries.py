@@ -25,6 +25,10 @@ BINARIES = (
     "kwok",
     "helm",
     "kstatus",
+    "kindconfig",
+    "monitoring-crds.yaml",  # prometheus-operator's CRDs, for the chart's monitoring objects
+    "prometheus",
+    "promtool",
 )
 BUILD_COMMAND = "make k8s-binaries"
 

@@ -189,6 +189,7 @@ class Browser:
         self.state = BrowserState.STOPPED
         self.view = PageView()
         self.restarts = 0
+        metrics.PROCESS_RESTARTS.labels(process="browser")  # at 0 until the first
         self.listening = asyncio.Event()
         self._pw: Playwright | None = None
         self._context: BrowserContext | None = None

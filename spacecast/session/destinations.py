@@ -116,6 +116,7 @@ class Destination:
         metrics.DESTINATION_UP.labels(destination=self.label).set(
             int(state is DestState.PUBLISHING)
         )
+        metrics.RECONNECTS.labels(destination=self.label)  # at 0 until the first: increase()
 
     async def run(self) -> None:
         backoff = Backoff(RECONNECT_POLICY)

@@ -59,6 +59,8 @@ class ManagedProcess:
         self.state = ProcState.IDLE
         self.proc: asyncio.subprocess.Process | None = None
         self.restarts = 0
+        # At 0 from the start, so increase() counts the first restart too.
+        metrics.PROCESS_RESTARTS.labels(process=self.name)
         self.backoff = Backoff(self.restart_policy)
         self.progress_at: float | None = None  # monotonic time its output last moved
         self.stalls = 0

@@ -149,13 +149,15 @@ def test_pod_deleted_is_recreated_and_cast_deleted_takes_its_pod(
 ) -> None:
     ns = k8s_namespace
     make_secret(kube, ns, "ingest", INGEST)
-    controller()
+    c = controller()
     make_cast(kube, ns, "talk")
     wait_phase(kube, ns, "talk", "Live")
     kube.request("DELETE", f"/api/v1/namespaces/{ns}/pods/talk-0", {"gracePeriodSeconds": 0})
     one_pod(kube, ns, "talk", "talk-1")
     cast = wait_phase(kube, ns, "talk", "Live")
     assert cast["status"]["restarts"] == 1
+    restarts = f"spacecast_controller_session_restarts_total{{namespace={ns},spacecast=talk}}"
+    assert scrape(c)[restarts] == 1  # a lost pod is a restart too
     kube.request("DELETE", f"/apis/spacecast.dev/v1alpha1/namespaces/{ns}/spacecasts/talk")
     wait_for("the pod garbage-collected", lambda: pods_of(kube, ns, "talk") == [], 60)
 

@@ -27,7 +27,13 @@ pytestmark = [pytest.mark.slow]
 CHART = Path(__file__).resolve().parents[2] / "helm/spacecast"
 CRDS = CHART / "crds"
 EVERY_OPTION = ["--set", "networkPolicy.enabled=true", "--set", "controller.maxSessions=50",
-                "--set", "session.env.SPACECAST_X_BASE_URL=http://simulator:8080"]  # fmt: skip
+                "--set", "session.env.SPACECAST_X_BASE_URL=http://simulator:8080",
+                "--set", "monitoring.serviceMonitor.enabled=true",
+                "--set", "monitoring.podMonitor.enabled=true",
+                "--set", "monitoring.prometheusRule.enabled=true",
+                "--set", "monitoring.dashboard.enabled=true",
+                "--set", "monitoring.labels.release=kube-prometheus"]  # fmt: skip
+MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -65,7 +71,11 @@ def test_lint_is_clean(values: list[str]) -> None:
 @pytest.mark.parametrize("values", [[], EVERY_OPTION, ["--set", "scope=cluster", *EVERY_OPTION]],
                          ids=["defaults", "every-option", "cluster-scope"])  # fmt: skip
 def test_every_rendering_passes_a_server_side_dry_run(
-    control_plane: ControlPlane, k8s_namespace: str, values: list[str], tmp_path: Path
+    control_plane: ControlPlane,
+    k8s_namespace: str,
+    values: list[str],
+    tmp_path: Path,
+    monitoring_crds: None,
 ) -> None:
     manifest = tmp_path / "chart.yaml"
     manifest.write_text(template(k8s_namespace, *values, "--include-crds"))
@@ -77,7 +87,23 @@ def test_every_rendering_passes_a_server_side_dry_run(
     assert {"CustomResourceDefinition", "Deployment", "ServiceAccount", "PodDisruptionBudget",
             "Service"} <= kinds  # fmt: skip
     if values:
-        assert "NetworkPolicy" in kinds
+        assert {"NetworkPolicy", "ConfigMap"} | MONITORING_KINDS <= kinds
+    else:
+        assert not kinds & MONITORING_KINDS  # opt-in
+
+
+@pytest.fixture
+def monitoring_crds(control_plane: ControlPlane) -> None:
+    """prometheus-operator's CRDs (generated from its Go API module by devcluster/build.sh), so
+    the dry run checks the chart's monitors and rules against their real schema."""
+    crds = str(binaries.locate().path("monitoring-crds.yaml"))
+    done = kubectl(control_plane, "apply", "--server-side", "-f", crds)
+    assert done.returncode == 0, done.stderr
+    done = kubectl(control_plane, "wait", "--for=condition=Established", "--timeout=30s",
+                   "crd/podmonitors.monitoring.coreos.com",
+                   "crd/servicemonitors.monitoring.coreos.com",
+                   "crd/prometheusrules.monitoring.coreos.com")  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize(("value", "says"), [
@@ -90,6 +116,11 @@ def test_every_rendering_passes_a_server_side_dry_run(
     ("controller.workers=1000", "at '/controller/workers': maximum: got 1,000, want 64"),
     ("session.serviceAccount.name=Not_A_Name", "at '/session/serviceAccount/name'"),
     ("networkPolicy.rtmpPorts={70000}", "at '/networkPolicy/rtmpPorts/0'"),
+    ("monitoring.prometheusRule.for.silent=2 minutes",
+     "at '/monitoring/prometheusRule/for/silent': '2 minutes' does not match"),
+    ("monitoring.podMonitor.interval=often", "at '/monitoring/podMonitor/interval'"),
+    ("monitoring.prometheusRule.encoderSpeedBelow=2",
+     "at '/monitoring/prometheusRule/encoderSpeedBelow': maximum: got 2, want 1"),
 ])  # fmt: skip
 def test_the_schema_refuses_bad_values_by_name(value: str, says: str) -> None:
     done = helm("template", "sc", str(CHART), "--set", value, check=False)

@@ -37,3 +37,17 @@ app.kubernetes.io/managed-by: spacecast-controller
 {{- end -}}
 {{- $all | uniq | join "," -}}
 {{- end -}}
+
+{{/* How a session's series get their cast's labels (the PodMonitor; tests/helm reuses them for
+a plain Prometheus). Kept apart so there is one copy. */}}
+{{- define "spacecast.sessionRelabelings" -}}
+- action: keep
+  sourceLabels: [__meta_kubernetes_pod_controller_kind]
+  regex: SpaceCast
+- action: replace
+  sourceLabels: [__meta_kubernetes_pod_controller_name]
+  targetLabel: spacecast
+- action: replace
+  sourceLabels: [__meta_kubernetes_namespace]
+  targetLabel: namespace
+{{- end -}}

@@ -1,0 +1,1 @@
+"""Monitoring artefacts built in code: the Grafana dashboard (monitoring/dashboard.py)."""
