@@ -5,7 +5,7 @@ UV ?= $(shell command -v uv || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
 .PHONY: setup demo test lint simulate k8s-binaries cluster bench-download bench-session \
-	bench-controller bench-chaos
+	bench-controller bench-chaos images kind-up
 
 setup:
 	@scripts/install-deps.sh
@@ -30,6 +30,14 @@ k8s-binaries:
 
 cluster: setup k8s-binaries
 	$(RUN) spacecast dev-cluster
+
+# The session, controller and simulator images, with buildah on a debootstrap base (root).
+images: setup
+	scripts/build-images.sh
+
+# For people with Docker and kind: a cluster with the chart, its monitoring and the simulator.
+kind-up:
+	scripts/kind-up.sh
 
 # spacecast download vs twspace-dl and yt-dlp (peers in bench/envs/); prints a table.
 bench-download: setup

@@ -18,17 +18,20 @@ RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 APP = "x"
 
 
-def nginx_conf(port: int, record_dir: Path, auth_url: str | None) -> str:
+def nginx_conf(port: int, record_dir: Path, auth_url: str | None, host: str = "127.0.0.1") -> str:
     on_publish = f"on_publish {auth_url};" if auth_url else ""
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return f"""
 load_module {RTMP_MODULE};
 daemon off;
 master_process off;
+pid nginx.pid;  # in the prefix (a temporary dir): not /run, which a non-root ingest cannot write
 error_log stderr warn;
 events {{ worker_connections 256; }}
 rtmp {{
+    access_log off;  # else the module's own default, /var/log/nginx: not ours to write
     server {{
-        listen 127.0.0.1:{port};
+        listen {listen};
         chunk_size 4096;
         application {APP} {{
             live on;
@@ -43,10 +46,13 @@ rtmp {{
 
 
 class Ingest:
-    """nginx-rtmp on a loopback port; `url(key)` is what a broadcaster publishes to."""
+    """nginx-rtmp on a port of `host` (loopback unless the simulator listens wider, as in a
+    cluster); `url(key)` is what a broadcaster on this machine publishes to."""
 
-    def __init__(self, port: int, record_dir: Path, auth_url: str | None = None) -> None:
-        self.port = port
+    def __init__(
+        self, port: int, record_dir: Path, auth_url: str | None = None, host: str = "127.0.0.1"
+    ) -> None:
+        self.port, self.host = port, host
         self.record_dir = record_dir
         self.auth_url = auth_url
         self._prefix = Path(tempfile.mkdtemp(prefix="spacecast-ingest-"))
@@ -66,7 +72,7 @@ class Ingest:
             raise RuntimeError(f"the RTMP ingest's port {self.port} is in use")
         self.record_dir.mkdir(parents=True, exist_ok=True)
         conf = self._prefix / "nginx.conf"
-        conf.write_text(nginx_conf(self.port, self.record_dir, self.auth_url))
+        conf.write_text(nginx_conf(self.port, self.record_dir, self.auth_url, self.host))
         self._proc = subprocess.Popen(
             ["nginx", "-p", str(self._prefix), "-c", str(conf), "-e", "stderr"],
             stdout=subprocess.DEVNULL,

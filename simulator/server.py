@@ -153,7 +153,9 @@ class Simulator:
         port = self.settings.ingest_port or _free_port(self.settings.bind)
         record_dir = Path(self.settings.ingest_dir or state_dir / "ingest")
         auth = f"http://127.0.0.1:{self.http_port}/_sim/ingest/publish"
-        self.ingest = Ingest(port, record_dir, auth)
+        # As wide as the simulator listens, unless a fault proxy stands in front of it.
+        host = "127.0.0.1" if self.settings.ingest_proxy else self.settings.bind
+        self.ingest = Ingest(port, record_dir, auth, host)
         # On this thread, not a worker's: nginx's PDEATHSIG is tied to the thread that forks
         # it (simulator/ingest.py). The wait for its port is short, before anyone publishes.
         self.ingest.start()

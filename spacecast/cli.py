@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import sys
 import types
@@ -166,9 +167,18 @@ class MissingExtra(Exception):
 
 
 def _third_party(exc: ModuleNotFoundError) -> str | None:
-    """The missing distribution's top module, when it is not one of ours (that is a bug)."""
+    """The missing module's top package: a distribution's (its extra is not installed), or one
+    of ours that this installation leaves out (an image holds only what it runs). None for a
+    module missing inside a package of ours that is there: that is a bug."""
     top = (exc.name or "").split(".")[0]
-    return top if top and top not in OWN_PACKAGES else None
+    return None if top in OWN_PACKAGES and _installed(top) else top or None
+
+
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def _registrars(command: str | None = None) -> list[Callable[[Any], None]]:

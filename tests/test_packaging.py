@@ -142,3 +142,17 @@ def test_the_other_commands_are_listed_when_one_extra_is_missing() -> None:
     assert run.returncode == 0, run.stderr
     listed = re.findall(r"^ {4}(\S+)", run.stdout, re.MULTILINE)
     assert "session" not in listed and {"controller", "download", "simulate"} <= set(listed)
+
+
+def test_an_image_without_our_other_packages_lists_and_refuses_by_name() -> None:
+    """The session image leaves out simulator/, devcluster/ and controller/ (Dockerfile)."""
+    listing = subprocess.run([sys.executable, "-c", BLOCK.format(missing="simulator", argv=["-h"])],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert listing.returncode == 0, listing.stderr
+    listed = re.findall(r"^ {4}(\S+)", listing.stdout, re.MULTILINE)
+    assert "simulate" not in listed and {"session", "controller"} <= set(listed)
+    chosen = subprocess.run([sys.executable, "-c", BLOCK.format(missing="simulator",
+                             argv=["simulate"])], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert chosen.returncode == 3 and chosen.stderr.count("\n") == 1, chosen.stderr
+    assert "needs the 'simulator' extra" in chosen.stderr

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by session_image/build-rootfs.sh and scripts/fresh-machine-check.sh (source it): a
-# Debian bookworm root filesystem from debootstrap, made like the debian:bookworm-slim image,
-# and a runner that chroots into one inside private mount and PID namespaces.
+# Shared by scripts/build-images.sh, session_image/run-image.sh and
+# scripts/fresh-machine-check.sh (source it): a Debian bookworm root filesystem from debootstrap,
+# made like the debian:bookworm-slim image, and a runner that chroots into one inside private
+# mount and PID namespaces.
 # The caller defines say() and die(). Needs root, debootstrap and unshare.
 
 SUITE=${SUITE:-bookworm}

@@ -80,14 +80,18 @@ class LocalCast:
         extra_args: tuple[str, ...] = (),
         more_destinations: tuple[str, ...] = (),
         rtmps: bool = False,
+        reach: str | None = None,
     ) -> LocalCast:
         """Start a session on `space_id`, publishing to the simulator's ingest with `key`
         (destination 0; over RTMPS to its TLS front with `rtmps`), then to
-        `more_destinations`."""
+        `more_destinations`. `reach`: an address of this machine to reach the simulator at,
+        over plain HTTP with no CA, as a pod reaches the chart's in-cluster simulator."""
         assert sim.ingest is not None, "the simulator runs without its RTMP ingest"
         workdir.mkdir(parents=True, exist_ok=True)
         destinations = workdir / "destinations"
         first = sim.ingest.tls_url(key) if rtmps else sim.ingest.url(key)
+        if reach:
+            first = first.replace("127.0.0.1", reach, 1)
         destinations.write_text("\n".join([first, *more_destinations]) + "\n")
         destinations.chmod(0o600)
         display = display if display is not None else free_display()
@@ -105,10 +109,13 @@ class LocalCast:
         if cookies:
             (workdir / "cookies.json").write_text(json.dumps(cookies))
             argv += ["--cookies-file", str(workdir / "cookies.json")]
-        env = os.environ | {
-            "SPACECAST_X_BASE_URL": sim.https_url, "SPACECAST_X_API_BASE_URL": sim.https_url,
-            "SPACECAST_X_CA_FILE": sim.ca_file, "SPACECAST_LOG_FORMAT": "json",
-        }  # fmt: skip
+        x = {"SPACECAST_X_BASE_URL": sim.https_url, "SPACECAST_X_API_BASE_URL": sim.https_url,
+             "SPACECAST_X_CA_FILE": sim.ca_file}  # fmt: skip
+        if reach:
+            plain = f"http://{reach}:{sim.http_port}"
+            x = {"SPACECAST_X_BASE_URL": plain, "SPACECAST_X_API_BASE_URL": plain}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SPACECAST_X_")}
+        env |= x | {"SPACECAST_LOG_FORMAT": "json"}
         with (workdir / "session.log").open("wb") as log:
             proc = subprocess.Popen(
                 argv, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=children.preexec()

@@ -103,12 +103,16 @@ def test_status_is_a_subresource(kube: Kube, k8s_namespace: str) -> None:
     assert "status" not in created  # ignored on the main resource
 
 
-def test_the_example_is_accepted(kube: Kube, k8s_namespace: str) -> None:
-    example = Path(__file__).resolve().parents[2] / "examples/spacecast.yaml"
-    for doc in yaml.safe_load_all(example.read_text()):
+@pytest.mark.parametrize(("example", "secret"), [("spacecast.yaml", "periscope-ingest"),
+                                                  ("trial.yaml", "trial")])  # fmt: skip
+def test_the_examples_are_accepted(
+    kube: Kube, k8s_namespace: str, example: str, secret: str
+) -> None:
+    path = Path(__file__).resolve().parents[2] / "examples" / example
+    for doc in yaml.safe_load_all(path.read_text()):
         if doc["kind"] == "SpaceCast":
             created = kube.request("POST", cast_path(k8s_namespace), body=doc)
-            assert created["spec"]["destinations"][0]["secretRef"]["name"] == "periscope-ingest"
+            assert created["spec"]["destinations"][0]["secretRef"]["name"] == secret
 
 
 def test_the_sessions_reports_name_this_api() -> None:

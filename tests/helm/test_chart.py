@@ -32,7 +32,8 @@ EVERY_OPTION = ["--set", "networkPolicy.enabled=true", "--set", "controller.maxS
                 "--set", "monitoring.podMonitor.enabled=true",
                 "--set", "monitoring.prometheusRule.enabled=true",
                 "--set", "monitoring.dashboard.enabled=true",
-                "--set", "monitoring.labels.release=kube-prometheus"]  # fmt: skip
+                "--set", "monitoring.labels.release=kube-prometheus",
+                "--set", "simulator.enabled=true"]  # fmt: skip
 MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
@@ -76,7 +77,9 @@ def test_every_rendering_passes_a_server_side_dry_run(
     values: list[str],
     tmp_path: Path,
     monitoring_crds: None,
+    kube: Kube,
 ) -> None:
+    """`kube` installs the SpaceCast CRD for real: `helm test`'s SpaceCast is in the dry run."""
     manifest = tmp_path / "chart.yaml"
     manifest.write_text(template(k8s_namespace, *values, "--include-crds"))
     docs = render(k8s_namespace, *values, "--include-crds")
@@ -87,9 +90,12 @@ def test_every_rendering_passes_a_server_side_dry_run(
     assert {"CustomResourceDefinition", "Deployment", "ServiceAccount", "PodDisruptionBudget",
             "Service"} <= kinds  # fmt: skip
     if values:
-        assert {"NetworkPolicy", "ConfigMap"} | MONITORING_KINDS <= kinds
+        assert {"NetworkPolicy", "ConfigMap", "SpaceCast"} | MONITORING_KINDS <= kinds
+        tests = [d for d in docs if (d["metadata"].get("annotations") or {}).get("helm.sh/hook")]
+        assert {d["kind"] for d in tests} == {"Secret", "SpaceCast", "ServiceAccount", "Role",
+                                              "RoleBinding", "Pod"}  # fmt: skip
     else:
-        assert not kinds & MONITORING_KINDS  # opt-in
+        assert not kinds & (MONITORING_KINDS | {"SpaceCast"})  # opt-in
 
 
 @pytest.fixture
@@ -119,6 +125,7 @@ def monitoring_crds(control_plane: ControlPlane) -> None:
     ("monitoring.prometheusRule.for.silent=2 minutes",
      "at '/monitoring/prometheusRule/for/silent': '2 minutes' does not match"),
     ("monitoring.podMonitor.interval=often", "at '/monitoring/podMonitor/interval'"),
+    ("simulator.space=https://x.com/i/spaces/1", "at '/simulator/space'"),
     ("monitoring.prometheusRule.encoderSpeedBelow=2",
      "at '/monitoring/prometheusRule/encoderSpeedBelow': maximum: got 2, want 1"),
 ])  # fmt: skip
@@ -163,6 +170,21 @@ def test_the_controllers_environment_is_read_as_meant(
     assert settings.session_env == {"SPACECAST_X_BASE_URL": "http://simulator:8080"}
     assert settings.session_service_account == "casting"
     assert "ServiceAccount" not in {d["kind"] for d in docs if d["metadata"]["name"] == "casting"}
+
+
+def test_with_the_simulator_on_the_sessions_find_x_in_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = render("casts", "--set", "simulator.enabled=true",
+                  "--set", "session.env.SPACECAST_LOG_LEVEL=debug")  # fmt: skip
+    (controller,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] ==
+                     "sc-spacecast"]  # fmt: skip
+    for var in controller["spec"]["template"]["spec"]["containers"][0]["env"]:
+        monkeypatch.setenv(var["name"], var["value"])
+    simulator = "http://sc-spacecast-simulator:8080"
+    assert ControllerSettings().session_env == {"SPACECAST_LOG_LEVEL": "debug",
+        "SPACECAST_X_BASE_URL": simulator, "SPACECAST_X_API_BASE_URL": simulator}  # fmt: skip
+    service = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] ==
+               "sc-spacecast-simulator"]  # fmt: skip
+    assert {p["port"] for p in service[0]["spec"]["ports"]} == {8080, 8443, 1935}
 
 
 # What the controller does (controller/run.py, reconcile.py, leader.py), then what it must not.

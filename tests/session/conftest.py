@@ -43,6 +43,7 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
         extra_args: tuple[str, ...] = (),
         more_destinations: tuple[str, ...] = (),
         rtmps: bool = False,
+        reach: str | None = None,
     ) -> LocalCast:
         cookies = {"auth_token": AUTH_TOKEN, "ct0": CT0}
         runs.append(
@@ -56,6 +57,7 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
                 extra_args=extra_args,
                 more_destinations=more_destinations,
                 rtmps=rtmps,
+                reach=reach,
             )
         )
         return runs[-1]

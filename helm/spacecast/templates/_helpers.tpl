@@ -51,3 +51,19 @@ a plain Prometheus). Kept apart so there is one copy. */}}
   sourceLabels: [__meta_kubernetes_namespace]
   targetLabel: namespace
 {{- end -}}
+
+{{/* The in-cluster simulator's address (templates/simulator.yaml). */}}
+{{- define "spacecast.simulatorUrl" -}}
+{{- printf "http://%s-simulator:8080" (include "spacecast.fullname" .) -}}
+{{- end -}}
+
+{{/* The sessions' extra variables as JSON: session.env, and with the in-cluster simulator on,
+X's addresses pointing at it (a trial: every cast then talks to the simulator, never to X). */}}
+{{- define "spacecast.sessionEnv" -}}
+{{- $env := deepCopy .Values.session.env -}}
+{{- if .Values.simulator.enabled -}}
+{{- $_ := set $env "SPACECAST_X_BASE_URL" (include "spacecast.simulatorUrl" .) -}}
+{{- $_ := set $env "SPACECAST_X_API_BASE_URL" (include "spacecast.simulatorUrl" .) -}}
+{{- end -}}
+{{- $env | toJson -}}
+{{- end -}}
