@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from monitoring.dashboard import build, panels, queries
+from tests.monitoring.promql import undefined
 
 COMMITTED = Path(__file__).resolve().parents[2] / "helm/spacecast/dashboards/spacecast.json"
 REGENERATE = "uv run python -m monitoring.dashboard > helm/spacecast/dashboards/spacecast.json"
@@ -84,3 +85,10 @@ def test_queries_reach_into_collapsed_rows() -> None:
     target = {"expr": "up", "refId": "A"}
     nested = {"panels": [{"type": "row", "panels": [{"type": "stat", "targets": [target]}]}]}
     assert queries(nested) == ["up"]
+
+
+def test_every_series_and_label_the_panels_use_is_defined(dashboard: dict[str, Any]) -> None:
+    for panel in panels(dashboard):
+        for target in panel["targets"]:
+            legend = [target["legendFormat"]] if target.get("legendFormat") else []
+            assert undefined(target["expr"], legend) == [], panel["title"]
