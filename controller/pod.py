@@ -35,7 +35,6 @@ SECRETS_DIR = "/var/run/spacecast"
 DESTINATIONS_DIR = f"{SECRETS_DIR}/destinations"
 COOKIES_FILE = f"{SECRETS_DIR}/cookies"
 HOME = "/home/spacecast"
-UID = 10001
 METRICS_PORT_NAME = "metrics"
 # The session flushes the pusher for up to 5 s, then stops its processes (each up to 5 s);
 # the rest is margin for the summary, so SIGKILL never cuts it off.
@@ -163,12 +162,7 @@ def _container(
         "livenessProbe": _probe("/healthz", 10, 3),
         "readinessProbe": _probe("/readyz", 5, 2),
         "terminationMessagePolicy": "File",
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": settings.session_security_context,
         "volumeMounts": [
             {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True},
             {"name": "shm", "mountPath": "/dev/shm"},
@@ -197,13 +191,7 @@ def desired_pod(
         "automountServiceAccountToken": bool(account),
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
-        "securityContext": {
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "fsGroup": UID,
-            "runAsNonRoot": True,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": settings.session_pod_security_context,
         "containers": [_container(spec, session, settings)],
         "volumes": [
             _secret_volume(spec),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -33,6 +35,17 @@ class ControllerSettings(SpacecastSettings):
     session_limits: dict[str, str] = Field(
         {"memory": "2Gi"}, description="Session limits (no CPU limit: throttling drops frames)."
     )
+    session_pod_security_context: dict[str, Any] = Field(
+        {"runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001, "runAsNonRoot": True,
+         "seccompProfile": {"type": "RuntimeDefault"}},
+        description="The session pods' securityContext, whole (e.g. without runAsUser where the "
+        "platform assigns users, as OpenShift does).",
+    )  # fmt: skip
+    session_security_context: dict[str, Any] = Field(
+        {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+         "capabilities": {"drop": ["ALL"]}},
+        description="The session container's securityContext, whole.",
+    )  # fmt: skip
     shm_size: str = Field("1Gi", description="Size of the memory-backed /dev/shm (Chromium).")
     session_metrics_port: int = Field(9090, ge=1, le=65535, description="The session's port.")
     session_service_account: str = Field(

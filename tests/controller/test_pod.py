@@ -61,6 +61,18 @@ def test_locked_down() -> None:
     )  # fmt: skip
 
 
+def test_the_security_contexts_are_settings_taken_whole() -> None:
+    """Where the platform assigns users (OpenShift's restricted SCC), runAsUser must go."""
+    platform = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    hardened = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    settings = SETTINGS.model_copy(update={"session_pod_security_context": platform,
+                                           "session_security_context": hardened})  # fmt: skip
+    p = pod.desired_pod(cast(), 0, settings)
+    assert p["spec"]["securityContext"] == platform
+    assert p["spec"]["containers"][0]["securityContext"] == hardened
+    assert render()["spec"]["securityContext"]["runAsUser"] == 10001  # the image's user
+
+
 def test_the_only_token_is_the_reporting_accounts() -> None:
     """The session's ServiceAccount (Events only, tests/session/test_report.py) and what the
     reporter needs to name its cast and itself; with no account, no token and no reports."""

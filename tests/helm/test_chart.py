@@ -142,6 +142,7 @@ controller: {workers: 7, maxSessions: 1000000, resyncSeconds: 90.5, metricsPort:
              logLevel: debug}
 session:
   requests: {cpu: 900m, memory: 1500Mi}
+  podSecurityContext: {runAsUser: null, runAsGroup: null, fsGroup: null}  # as on OpenShift
   env: {SPACECAST_X_BASE_URL: "http://simulator:8080"}
   serviceAccount: {create: false, name: casting}
 """
@@ -167,6 +168,11 @@ def test_the_controllers_environment_is_read_as_meant(
     assert (settings.workers, settings.max_sessions, settings.resync_seconds) == (7, 1000000, 90.5)
     assert settings.metrics_port == 8181 and (logs.log_level, logs.log_format) == ("debug", "json")
     assert settings.session_requests == {"cpu": "900m", "memory": "1500Mi"}
+    assert settings.session_pod_security_context == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert settings.session_security_context["readOnlyRootFilesystem"] is True  # the default
     assert settings.session_env == {"SPACECAST_X_BASE_URL": "http://simulator:8080"}
     assert settings.session_service_account == "casting"
     assert "ServiceAccount" not in {d["kind"] for d in docs if d["metadata"]["name"] == "casting"}
