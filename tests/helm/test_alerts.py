@@ -86,6 +86,13 @@ def test_the_controllers_alerts_come_with_its_service_monitor() -> None:
     assert [g["name"] for g in groups] == ["spacecast.sessions"]
 
 
+def test_every_alert_waits_for_a_value() -> None:
+    values = yaml.safe_load((Path(__file__).resolve().parents[2] /
+                             "helm/spacecast/values.yaml").read_text())  # fmt: skip
+    waits = values["monitoring"]["prometheusRule"]["for"]
+    assert sorted(rule["for"] for rule in alerts(rules())) == sorted(waits.values())
+
+
 def test_every_for_is_a_value() -> None:
     short = ["--set", "monitoring.prometheusRule.for.silent=7s",
              "--set", "monitoring.prometheusRule.for.silentBitrate=9s"]  # fmt: skip
