@@ -85,9 +85,15 @@ def test_silence_fires_the_alerts_and_speech_resolves_them(prometheus: Running) 
     wait_for("speech's bitrate in Prometheus, labelled with the cast", lambda: prom.query(speaking),
              60)  # fmt: skip
 
-    # Every panel has data while the cast runs (the controller's fleet panels too).
-    empty = [q for q in queries(build()) if not prom.query(fill(q))]
-    assert empty == [], "panels with no data"
+    # Every panel has data while the cast runs (the controller's fleet panels too); a rate()
+    # needs two scrapes of its counter first.
+    def empty() -> list[str]:
+        return [q for q in queries(build()) if not prom.query(fill(q))]
+
+    try:
+        wait_for("data in every panel", lambda: not empty(), 30)
+    except AssertionError:
+        raise AssertionError(f"panels with no data: {empty()}") from None
     assert not prom.firing() & {(a, "talk") for a in SILENT_ALERTS}
 
     lever(sim, "silence")
