@@ -110,8 +110,17 @@ function animate(el) {
   } catch (e) { document.body.dataset.animation = "off: " + e; return; }
   const canvas = document.getElementById("rings"), g = canvas.getContext("2d");
   const wave = new Uint8Array(analyser.fftSize), bins = new Uint8Array(analyser.frequencyBinCount);
+  let drawn = 0;
   const frame = (now) => {
-    canvas.width = innerWidth; canvas.height = innerHeight;  // also clears it
+    requestAnimationFrame(frame);
+    // 30 frames a second, what the cast captures: the display runs at 60, and every frame
+    // drawn costs the renderer and the compositor.
+    if (now - drawn < 30) return;
+    drawn = now;
+    if (canvas.width !== innerWidth || canvas.height !== innerHeight) {
+      canvas.width = innerWidth; canvas.height = innerHeight;  // a new bitmap: only on resize
+    }
+    g.clearRect(0, 0, canvas.width, canvas.height);
     analyser.getByteTimeDomainData(wave); analyser.getByteFrequencyData(bins);
     let energy = 0;
     for (const v of wave) energy += (v - 128) * (v - 128);
@@ -125,7 +134,6 @@ function animate(el) {
       });
       drawSpectrum(g, bins, canvas.width, canvas.height);
     }
-    requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);
 }
