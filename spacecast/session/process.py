@@ -48,6 +48,10 @@ class ManagedProcess:
     # Liveness from progress: a process whose output has not moved for this long is stalled
     # (hung, frozen, SIGSTOPped: alive to the kernel, dead to the cast). None: not checked.
     stall_seconds: float | None = None
+    # Its first output may take longer: on a cold node (an image just pulled) it loads its
+    # libraries and opens its inputs first. Killing it at stall_seconds then only starts it
+    # cold again, and again.
+    first_output_grace_s = 20.0
 
     def __init__(
         self,
@@ -63,6 +67,7 @@ class ManagedProcess:
         metrics.PROCESS_RESTARTS.labels(process=self.name)
         self.backoff = Backoff(self.restart_policy)
         self.progress_at: float | None = None  # monotonic time its output last moved
+        self.produced = False  # whether it has moved at all since its start
         self.stalls = 0
         self._supervise: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -119,6 +124,7 @@ class ManagedProcess:
         await self.ready()
         self._set(ProcState.RUNNING)
         self.progress_at = time.monotonic()  # a process that never produces is stalled too
+        self.produced = False
         self.backoff.up()
 
     async def _log_lines(self, stream: asyncio.StreamReader | None, which: str) -> None:
@@ -164,13 +170,17 @@ class ManagedProcess:
     def progressed(self) -> None:
         """Its output moved (a subclass calls this as data arrives)."""
         self.progress_at = time.monotonic()
+        self.produced = True
 
     def stalled_for(self, now: float) -> float:
-        """Seconds without progress, once past `stall_seconds`; else 0."""
+        """Seconds without progress, once past `stall_seconds` (or, before its first output,
+        past `first_output_grace_s`); else 0."""
         if self.stall_seconds is None or self.state is not ProcState.RUNNING:
             return 0.0
         age = now - (self.progress_at or now)
-        return age if age > self.stall_seconds else 0.0
+        limit = self.stall_seconds if self.produced else max(self.stall_seconds,
+                                                             self.first_output_grace_s)  # fmt: skip
+        return age if age > limit else 0.0
 
     def kill_stalled(self, age: float) -> None:
         """SIGKILL the stalled process's group (a SIGSTOPped process gets it too); the

@@ -50,6 +50,21 @@ def _living_in(group: int) -> list[int]:
     ]
 
 
+async def test_before_its_first_output_a_process_has_the_longer_grace() -> None:
+    """A cold start (libraries to load, inputs to open) is not a stall."""
+    proc = Quick(lambda: Command(argv=["sleep", "60"]))
+    proc.stall_seconds, proc.first_output_grace_s = 0.2, 1.0
+    await proc.start()
+    try:
+        started = proc.progress_at or 0.0
+        assert proc.stalled_for(started + 0.5) == 0.0  # past stall_seconds, within the grace
+        assert proc.stalled_for(started + 1.5) > 1.0  # never produced at all: stalled
+        proc.progressed()
+        assert proc.stalled_for((proc.progress_at or 0.0) + 0.5) > 0.2  # from now on, the short
+    finally:
+        await proc.stop()
+
+
 async def test_a_process_without_progress_is_stalled_and_killed_into_a_restart() -> None:
     proc = Quick(lambda: Command(argv=["sleep", "60"]))
     proc.stall_seconds = 0.2
