@@ -11,7 +11,6 @@
 # last pass is not built again; buildah's layer cache keeps a rebuild to what changed.
 #
 #   scripts/build-images.sh [NAME...]     (default: all three)
-#   scripts/build-images.sh --print-name NAME   the image's reference, for importing it elsewhere
 #
 # Everything lives in ${SPACECAST_CACHE_DIR:-~/.cache/spacecast}/images (buildah's storage, the
 # overlay driver: vfs would keep a whole copy of the root per layer, tens of GB for the three).
@@ -32,8 +31,10 @@ PROJECT=(scripts/image-venv.sh pyproject.toml uv.lock README.md .dockerignore sp
 say() { echo "build-images: $*" >&2; }
 die() { say "$*"; exit 1; }
 image_name() { echo "localhost/spacecast/$1:dev"; }
+free_ports() {  # N: loopback TCP ports that were free a moment ago (the project's own helper)
+    "$REPO/.venv/bin/python" -c "from devcluster.processes import free_ports; print(*free_ports($1))"
+}
 
-if [[ ${1:-} == --print-name ]]; then image_name "${2:?usage: $0 --print-name NAME}"; exit 0; fi
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, mounts)"
 if ! command -v buildah >/dev/null; then
     say "installing Debian's buildah"
@@ -103,10 +104,7 @@ check_image() {  # NAME: --help, and for the session the smoke cast; in the buil
 # every address, a lever token file, its non-root user): its API answers and its ingest listens.
 serve_check() {  # DIR
     local dir=$1 http https rtmp pid ok=1
-    read -r http https rtmp < <(python3 -c 'import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
+    read -r http https rtmp < <(free_ports 3)
     mkdir -p "$dir/image/run/spacecast" && head -c 30 /dev/urandom | base64 >"$dir/image/run/spacecast/lever-token"
     chmod 644 "$dir/image/run/spacecast/lever-token"
     "$REPO/session_image/run-image.sh" run "$dir" simulate --bind=0.0.0.0 --public-host=localhost \

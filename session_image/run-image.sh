@@ -30,6 +30,9 @@ source "$REPO/scripts/lib/chroot.sh"
 
 die() { echo "run-image: $*" >&2; exit 1; }
 say() { echo "run-image: $*" >&2; }
+free_ports() {  # N: loopback TCP ports that were free a moment ago (the project's own helper)
+    "$REPO/.venv/bin/python" -c "from devcluster.processes import free_ports; print(*free_ports($1))"
+}
 
 [[ $(id -u) == 0 ]] || die "needs root (chroot, mounts)"
 command -v unshare >/dev/null || die "needs unshare (util-linux)"
@@ -124,7 +127,7 @@ smoke() {  # DIR [SECONDS]
     base=$(sed -n 's/^spacecast simulator: \(https:[^ ]*\).*/\1/p' "$work/sim.out")
     ingest=$(sed -n 's|^RTMP ingest: rtmp://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/sim.out")
     [[ -n $base && -n $ingest ]] || die "smoke: the simulator did not start (see $work/sim.err)"
-    mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mport=$(free_ports 1)
     # The destinations file and the simulator's CA, as the pod gets Secrets: root's, 0644.
     mkdir -p "$DIR/image/smoke"
     cp "$work/sim/ca.pem" "$DIR/image/smoke/ca.pem"

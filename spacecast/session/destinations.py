@@ -91,6 +91,9 @@ class Destination:
     bytes_sent: int = 0
     _overflowed: bool = False
 
+    def __post_init__(self) -> None:
+        metrics.RECONNECTS.labels(destination=self.label)  # at 0 until the first: increase()
+
     @property
     def label(self) -> str:
         return str(self.index)
@@ -116,7 +119,6 @@ class Destination:
         metrics.DESTINATION_UP.labels(destination=self.label).set(
             int(state is DestState.PUBLISHING)
         )
-        metrics.RECONNECTS.labels(destination=self.label)  # at 0 until the first: increase()
 
     async def run(self) -> None:
         backoff = Backoff(RECONNECT_POLICY)

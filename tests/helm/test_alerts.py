@@ -16,7 +16,7 @@ import yaml
 from devcluster import binaries
 from tests.monitoring.promql import undefined
 
-from .test_chart import template
+from .test_chart import spec_of
 
 pytestmark = [pytest.mark.slow]
 UNIT_TESTS = Path(__file__).with_name("alerts.test.yaml")
@@ -28,9 +28,7 @@ ON = ["--set", "monitoring.prometheusRule.enabled=true",
 def rules(*values: str) -> dict[str, Any]:
     """The rule groups of the chart's PrometheusRule (release and namespace `spacecast`, as
     alerts.test.yaml expects), as Prometheus reads them from a rules file."""
-    text = template("spacecast", *ON, *values, "--show-only", "templates/prometheusrule.yaml",
-                    release="spacecast")  # fmt: skip
-    return yaml.safe_load(text)["spec"]  # type: ignore[no-any-return]
+    return spec_of("prometheusrule", "spacecast", *ON, *values, release="spacecast")
 
 
 def alerts(groups: dict[str, Any]) -> list[dict[str, Any]]:
@@ -80,9 +78,8 @@ def test_every_alert_says_what_and_links_its_runbook() -> None:
 
 def test_the_controllers_alerts_come_with_its_service_monitor() -> None:
     """Without it there is no `up` for its job, and ControllerDown would fire for ever."""
-    text = template("spacecast", "--set", "monitoring.prometheusRule.enabled=true",
-                    "--show-only", "templates/prometheusrule.yaml")  # fmt: skip
-    groups = yaml.safe_load(text)["spec"]["groups"]
+    groups = spec_of("prometheusrule", "spacecast", "--set",
+                     "monitoring.prometheusRule.enabled=true")["groups"]  # fmt: skip
     assert [g["name"] for g in groups] == ["spacecast.sessions"]
 
 

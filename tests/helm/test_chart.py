@@ -51,6 +51,12 @@ def template(namespace: str, *values: str, release: str = "sc") -> str:
     return helm("template", release, str(CHART), "--namespace", namespace, *values).stdout
 
 
+def spec_of(name: str, namespace: str, *values: str, release: str = "sc") -> dict[str, Any]:
+    """The spec of the one object that templates/NAME.yaml renders."""
+    text = template(namespace, *values, "--show-only", f"templates/{name}.yaml", release=release)
+    return yaml.safe_load(text)["spec"]  # type: ignore[no-any-return]
+
+
 def render(namespace: str, *values: str) -> list[dict[str, Any]]:
     """For reading only: PyYAML writes a key `y` back bare, which Kubernetes' YAML (1.1) then
     reads as a boolean, so what is applied is helm's own text."""

@@ -11,15 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import yaml
 
 from controller.kube import Kube
 from monitoring.dashboard import build, queries
 from tests.controller.conftest import StartController, make_cast, make_secret
-from tests.helm.test_chart import template
-from tests.session.conftest import CastRun, MakeSim, StartCast, cast_sim
+from tests.helm.test_chart import spec_of
+from tests.session.conftest import CastRun, MakeSim, StartCast, cast_sim, space_lever
 from tests.wait import wait_for
 
 from .prometheus import Job, Prometheus
@@ -34,11 +32,9 @@ DASHBOARD_VARIABLES = {"$namespace": ".*", "$spacecast": ".*", "$__rate_interval
 
 
 def chart(kind: str, *values: str) -> dict[str, Any]:
-    text = template("casts", "--set", "monitoring.prometheusRule.enabled=true",
-                    "--set", "monitoring.podMonitor.enabled=true",
-                    "--set", "monitoring.serviceMonitor.enabled=true", *values,
-                    "--show-only", f"templates/{kind}.yaml")  # fmt: skip
-    return yaml.safe_load(text)["spec"]  # type: ignore[no-any-return]
+    return spec_of(kind, "casts", "--set", "monitoring.prometheusRule.enabled=true",
+                   "--set", "monitoring.podMonitor.enabled=true",
+                   "--set", "monitoring.serviceMonitor.enabled=true", *values)  # fmt: skip
 
 
 Running = tuple[Prometheus, Any, CastRun]
@@ -69,11 +65,6 @@ def prometheus(tmp_path: Path, make_sim: MakeSim, cast: StartCast, kube: Kube,
     prom.stop()
 
 
-def lever(sim: Any, action: str) -> None:
-    answer = httpx.post(f"{sim.http_url}/_sim/spaces/{SPACE}/{action}")
-    assert answer.status_code == 200, answer.text
-
-
 def fill(expr: str) -> str:
     return re.sub(r"\$\w+", lambda m: DASHBOARD_VARIABLES.get(m[0], m[0]), expr)
 
@@ -96,9 +87,9 @@ def test_silence_fires_the_alerts_and_speech_resolves_them(prometheus: Running) 
         raise AssertionError(f"panels with no data: {empty()}") from None
     assert not prom.firing() & {(a, "talk") for a in SILENT_ALERTS}
 
-    lever(sim, "silence")
+    space_lever(sim, SPACE, "silence")
     wait_for("both silence alerts firing for the cast",
              lambda: {(a, "talk") for a in SILENT_ALERTS} <= prom.firing(), 90)  # fmt: skip
-    lever(sim, "speak")
+    space_lever(sim, SPACE, "speak")
     wait_for("both resolved once speech returns",
              lambda: not prom.firing() & {(a, "talk") for a in SILENT_ALERTS}, 90)  # fmt: skip

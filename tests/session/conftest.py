@@ -86,6 +86,13 @@ def ingest_fault(sim: Simulator, **query: object) -> None:
     assert answer.status_code == 200, answer.text
 
 
+def space_lever(sim: Simulator, space_id: str, action: str) -> dict[str, Any]:
+    """Pull one of a Space's levers (start, end, disconnect, silence, speak); its state after."""
+    answer = httpx.post(f"{sim.http_url}/_sim/spaces/{space_id}/{action}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
 def probe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],

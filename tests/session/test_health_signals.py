@@ -4,11 +4,7 @@ cast and a silent one are told apart by bitrate alone, at the default encoder se
 
 from __future__ import annotations
 
-import httpx
-
-from simulator.server import Simulator
-
-from .conftest import CastRun, MakeSim, StartCast, cast_sim, wait_for
+from .conftest import CastRun, MakeSim, StartCast, cast_sim, space_lever, wait_for
 
 SPEAKING_BPS = 1_000_000  # X pushes 1.3-1.6 Mbit/s while people speak
 SILENT_BPS = 300_000  # and about 150 kbit/s when nobody does
@@ -32,22 +28,16 @@ def held(run: CastRun, what: str, ok: object, within_s: float) -> list[float]:
     return readings
 
 
-def lever(sim: Simulator, space_id: str, action: str) -> None:
-    answer = httpx.post(f"{sim.http_url}/_sim/spaces/{space_id}/{action}")
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["silent"] is (action == "silence")
-
-
 def test_speech_pushes_at_x_rate_and_silence_idles(make_sim: MakeSim, cast: StartCast) -> None:
     sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace09,start=-30,duration=0")
     run = cast(sim, "1AudioSpace09", display=167)
     wait_for("readiness", run.ready, 60)
     held(run, "speech at X's bitrate", lambda r: r >= SPEAKING_BPS, 60)
 
-    lever(sim, "1AudioSpace09", "silence")
+    assert space_lever(sim, "1AudioSpace09", "silence")["silent"] is True
     held(run, "a silent Space's idle bitrate", lambda r: r <= SILENT_BPS, 60)
     assert run.metric("spacecast_audio_level_dbfs") < -60
 
-    lever(sim, "1AudioSpace09", "speak")
+    assert space_lever(sim, "1AudioSpace09", "speak")["silent"] is False
     held(run, "speech at X's bitrate again", lambda r: r >= SPEAKING_BPS, 60)
     assert run.metric("spacecast_audio_level_dbfs") > -30
