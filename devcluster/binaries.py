@@ -22,6 +22,7 @@ BINARIES = (
     "kube-controller-manager",
     "kube-scheduler",
     "kubectl",
+    "kubelet",
     "kwok",
     "helm",
     "kstatus",
@@ -29,6 +30,12 @@ BINARIES = (
     "monitoring-crds.yaml",  # prometheus-operator's CRDs, for the chart's monitoring objects
     "prometheus",
     "promtool",
+    # The real node (devcluster/node.py): its sandbox process and Debian's runtime, unpacked.
+    "pause",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "ctr",
+    "runc",
 )
 BUILD_COMMAND = "make k8s-binaries"
 
@@ -68,7 +75,7 @@ class Binaries:
         return self.bin_dir / "kwok-stages.yaml"
 
     def missing(self) -> list[str]:
-        names = [*BINARIES, self.kwok_stages.name]
+        names = [*BINARIES, self.kwok_stages.name, "cni/bridge"]  # cni: Debian's CNI plugins
         return [name for name in names if not (self.bin_dir / name).is_file()]
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the pinned control-plane binaries (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok, helm, and our kstatus and kindconfig checks), and gets
-# the monitoring test tools (prometheus-operator's CRDs, Debian's prometheus and promtool), into
+# kube-scheduler, kubectl, kubelet, etcd, kwok, helm, our kstatus and kindconfig checks and the
+# pause process), and gets the monitoring test tools (prometheus-operator's CRDs, Debian's
+# prometheus and promtool) and the real node's runtime (Debian's containerd, runc and CNI), into
 # a cache dir OUTSIDE the repo:
 #   ${SPACECAST_K8S_CACHE_DIR:-~/.cache/spacecast/k8s}/<KUBERNETES_VERSION>/bin
 # Idempotent: each component carries a stamp (its pin plus a hash of its wrapper
@@ -54,13 +55,13 @@ up_to_date() {
 install_staged() {
   local want="$1" name="$2"; shift 2
   local b
-  for b in "$@"; do mv -f "$stage/$b" "$bindir/$b"; done
+  for b in "$@"; do rm -rf "${bindir:?}/$b"; mv "$stage/$b" "$bindir/$b"; done
   echo "$want" >"$bindir/.stamp-$name"
 }
 
 build_kubernetes() {
   local dir="$here/go/kubernetes" want
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
   want="$(stamp kubernetes "$KUBERNETES_VERSION" "$dir")"
   up_to_date "$want" kubernetes "${bins[@]}" && { log "kubernetes $KUBERNETES_VERSION cached"; return; }
   log "building kubernetes $KUBERNETES_VERSION (slow: ~tens of minutes cold on 2 cores)"
@@ -124,7 +125,7 @@ build_helm() {
 
 # Test tools of our own, a few lines of Go each (devcluster/go/NAME): kstatus, what Flux's
 # kstatus makes of an object (sigs.k8s.io/cli-utils); kindconfig, kind-config.yaml decoded
-# strictly into kind's own types (sigs.k8s.io/kind).
+# strictly into kind's own types (sigs.k8s.io/kind); pause, the real node's sandbox process.
 build_own_tool() {
   local name=$1 dir="$here/go/$1" want
   want="$(stamp "$name" "$(sha256sum "$dir/main.go" | cut -c1-16)" "$dir")"
@@ -152,21 +153,28 @@ build_monitoring_crds() {
   install_staged "$want" monitoring-crds monitoring-crds.yaml
 }
 
-# Prometheus and promtool from Debian's package, unpacked here rather than installed: the
-# package would start a Prometheus server on the machine. The stamp is the package's version.
-fetch_prometheus() {
-  local want
-  want="$(apt-cache policy prometheus | sed -n 's/^  Candidate: //p')"
-  [[ -n "$want" && "$want" != "(none)" ]] || {
-    log "Debian's prometheus package is unknown to apt here: run apt-get update (or make setup)"
-    exit 1
-  }
-  up_to_date "$want" prometheus prometheus promtool && { log "prometheus $want cached"; return; }
-  log "fetching Debian's prometheus $want (its binaries only)"
-  (cd "$stage" && apt-get download -q "prometheus=$want" 2>&1 | grep -v "unsandboxed" >&2 || true)
-  dpkg-deb -x "$stage"/prometheus_*.deb "$stage/deb"
-  mv "$stage/deb/usr/bin/prometheus" "$stage/deb/usr/bin/promtool" "$stage/"
-  install_staged "$want" prometheus prometheus promtool
+# Binaries from Debian's packages, unpacked here rather than installed: the packages would start
+# services on the machine (a Prometheus server, containerd). The stamp is the packages' versions.
+# fetch_debs NAME "PKG..." PATH_IN_PACKAGE:NAME_HERE...
+fetch_debs() {
+  local name=$1 pkgs want="" p v f; read -ra pkgs <<<"$2"; shift 2
+  for p in "${pkgs[@]}"; do
+    v="$(apt-cache policy "$p" | sed -n 's/^  Candidate: //p')"
+    [[ -n "$v" && "$v" != "(none)" ]] || {
+      log "Debian's $p package is unknown to apt here: run apt-get update (or make setup)"
+      exit 1
+    }
+    want="$want $p=$v"
+  done
+  want="${want# }"
+  local outs=(); for f in "$@"; do outs+=("${f#*:}"); done
+  up_to_date "$want" "$name" "${outs[@]}" && { log "$want cached"; return; }
+  log "fetching Debian's $want (binaries only)"
+  # shellcheck disable=SC2086 # one word per package
+  (cd "$stage" && apt-get download -q $want 2>&1 | grep -v "unsandboxed" >&2 || true)
+  for p in "$stage"/*.deb; do dpkg-deb -x "$p" "$stage/deb"; done
+  for f in "$@"; do mv "$stage/deb/${f%%:*}" "$stage/${f#*:}"; done
+  install_staged "$want" "$name" "${outs[@]}"
 }
 
 start=$SECONDS
@@ -176,6 +184,11 @@ build_kwok
 build_helm
 build_own_tool kstatus
 build_own_tool kindconfig
+build_own_tool pause
 build_monitoring_crds
-fetch_prometheus
+fetch_debs prometheus prometheus usr/bin/prometheus:prometheus usr/bin/promtool:promtool
+# The real node's container runtime and its network (devcluster/node.py).
+fetch_debs container-runtime "containerd runc containernetworking-plugins" \
+  usr/bin/containerd:containerd usr/bin/containerd-shim-runc-v2:containerd-shim-runc-v2 \
+  usr/bin/ctr:ctr usr/sbin/runc:runc usr/lib/cni:cni
 log "done in $((SECONDS - start))s: $bindir"

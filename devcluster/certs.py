@@ -27,6 +27,10 @@ COMPONENT_USERS = {
     "scheduler": "system:kube-scheduler",
     "kwok": "kwok-controller",
 }
+# With a real node: the kubelet is a node (the Node authorizer and NodeRestriction confine it to
+# its own node and pods), and the apiserver calls the kubelet (logs, exec) as its own client.
+NODES = "system:nodes"
+APISERVER_KUBELET_USER = "kube-apiserver-kubelet-client"
 # Names clients may use for the apiserver: loopback plus the in-cluster service names.
 SERVING_DNS = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
 _VALIDITY = datetime.timedelta(days=7)
@@ -48,6 +52,7 @@ class ClusterPKI:
     clients: dict[str, KeyPair]  # component -> its client cert
     sa_private_key: Path
     sa_public_key: Path
+    kubelet_serving: KeyPair | None = None  # with a real node: its serving cert (serving CA)
 
 
 def _key_pem(key: _PrivateKey) -> bytes:
@@ -123,8 +128,17 @@ def _write_pair(directory: Path, name: str, cert: x509.Certificate, key: _Privat
     )
 
 
-def generate(directory: Path, service_ip: str) -> ClusterPKI:
-    """Write every certificate and key the control plane needs into `directory`."""
+def _client_subject(user: str, group: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, group),
+        x509.NameAttribute(NameOID.COMMON_NAME, user),
+    ])  # fmt: skip
+
+
+def generate(directory: Path, service_ip: str, node: tuple[str, str] | None = None) -> ClusterPKI:
+    """Write every certificate and key the control plane needs into `directory`; with `node`
+    (its name and address), also the real node's: its kubelet's client (`kubelet`) and serving
+    certs, and the apiserver's client cert for calling it (`apiserver-kubelet`)."""
     directory.mkdir(parents=True, exist_ok=True)
     serving_ca, client_ca = _CA("spacecast-serving-ca"), _CA("spacecast-client-ca")
     sans: list[x509.GeneralName] = [x509.DNSName(name) for name in SERVING_DNS]
@@ -133,13 +147,20 @@ def generate(directory: Path, service_ip: str) -> ClusterPKI:
     serving = _write_pair(
         directory, "apiserver", *serving_ca.issue(subject, ExtendedKeyUsageOID.SERVER_AUTH, sans)
     )
+    users = {component: (user, MASTERS) for component, user in COMPONENT_USERS.items()}
+    kubelet_serving = None
+    if node:
+        name, address = node
+        users["kubelet"] = (f"system:node:{name}", NODES)
+        users["apiserver-kubelet"] = (APISERVER_KUBELET_USER, MASTERS)
+        names = [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address(address))]
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{name}")])
+        kubelet_serving = _write_pair(
+            directory, "kubelet", *serving_ca.issue(subject, ExtendedKeyUsageOID.SERVER_AUTH, names)
+        )
     clients = {}
-    for component, user in COMPONENT_USERS.items():
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, MASTERS),
-            x509.NameAttribute(NameOID.COMMON_NAME, user),
-        ])  # fmt: skip
-        cert, key = client_ca.issue(subject, ExtendedKeyUsageOID.CLIENT_AUTH)
+    for component, (user, group) in users.items():
+        cert, key = client_ca.issue(_client_subject(user, group), ExtendedKeyUsageOID.CLIENT_AUTH)
         clients[component] = _write_pair(directory, f"client-{component}", cert, key)
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     sa_public = sa_key.public_key().public_bytes(
@@ -152,4 +173,5 @@ def generate(directory: Path, service_ip: str) -> ClusterPKI:
         clients=clients,
         sa_private_key=_write(directory / "sa.key", _key_pem(sa_key)),
         sa_public_key=_write(directory / "sa.pub", sa_public),
+        kubelet_serving=kubelet_serving,
     )

@@ -1,8 +1,9 @@
 """`spacecast dev-cluster`: the test control plane, for people.
 
 Starts etcd, kube-apiserver and (by default) kube-controller-manager, kube-scheduler and
-kwok with fake nodes; prints what to export; runs until Ctrl-C or SIGTERM, then stops
-everything and removes its temp dir.
+kwok with fake nodes, and with --real-node a real node whose pods run; prints what to export;
+runs until Ctrl-C or SIGTERM, then stops everything, puts the host back as it was (the node's
+bridge, mounts and cgroups) and removes its temp dir.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import time
 from types import FrameType
 from typing import Any
 
-from devcluster import binaries
+from devcluster import binaries, node_config
 from devcluster.cluster import ClusterConfig, ControlPlane
+from devcluster.node import NodeUnavailable
+from devcluster.node_config import NODE_NAME
 from spacecast.cli import add_settings_arguments, settings_from_args
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import configure_logging
@@ -42,13 +45,21 @@ def run(args: argparse.Namespace) -> int:
     except binaries.BinariesMissing as exc:
         raise UserError(f"{exc} (or pass --cluster-build)", ExitCode.UNAVAILABLE) from None
     config = ClusterConfig(
-        controller_manager=settings.cluster_controller_manager,
-        scheduler=settings.cluster_scheduler,
-        kwok_nodes=settings.cluster_nodes,
+        controller_manager=settings.cluster_controller_manager or settings.real_node,
+        scheduler=settings.cluster_scheduler or settings.real_node,
+        # With a real node, fake ones only when asked for: pods should land where they run.
+        kwok_nodes=settings.cluster_nodes
+        if "cluster_nodes" in settings.model_fields_set or not settings.real_node
+        else 0,
+        real_node=settings.real_node,
     )
     stop = _stop_on_signals()
     started = time.monotonic()
-    with ControlPlane(config, bins) as cluster:
+    try:
+        cluster = ControlPlane(config, bins)
+    except NodeUnavailable as exc:
+        raise UserError(str(exc), ExitCode.UNAVAILABLE) from None
+    with cluster:
         _print_banner(cluster, bins, time.monotonic() - started)
         stop.wait()
         print("stopping…", file=sys.stderr)
@@ -69,12 +80,21 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _print_banner(cluster: ControlPlane, bins: binaries.Binaries, seconds: float) -> None:
-    running = ", ".join(cluster.processes())
-    print(
-        f"# control plane up in {seconds:.1f}s: {running}\n"
-        f"# apiserver {cluster.server}, work dir {cluster.workdir}\n"
-        f"export KUBECONFIG={cluster.kubeconfig}\n"
-        f"export PATH={bins.bin_dir}:$PATH  # kubectl, helm, etcd of the pinned version\n"
-        f"# Ctrl-C stops everything and removes the work dir.",
-        flush=True,
-    )
+    node = ["containerd", "kubelet"] if cluster.node else []
+    running = ", ".join([*cluster.processes(), *node])
+    lines = [
+        f"# control plane up in {seconds:.1f}s: {running}",
+        f"# apiserver {cluster.server}, work dir {cluster.workdir}",
+    ]
+    if cluster.node:
+        ctr = " ".join(node_config.ctr_argv(cluster.node.layout, bins))
+        lines += [
+            f"# real node {NODE_NAME}: its pods reach this machine at {cluster.node.gateway}",
+            f"# images for its pods (imagePullPolicy: Never): {ctr} images import ARCHIVE",
+        ]
+    lines += [
+        f"export KUBECONFIG={cluster.kubeconfig}",
+        f"export PATH={bins.bin_dir}:$PATH  # kubectl, helm, etcd of the pinned version",
+        "# Ctrl-C stops everything and removes the work dir.",
+    ]
+    print("\n".join(lines), flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,3 +34,13 @@ def node_schedulable(api: client.ApiClient, name: str, untainted: bool) -> bool:
     ready = any(c.type == "Ready" and c.status == "True" for c in conditions or [])
     taints = {t.key for t in (node.spec.taints if node.spec else None) or []}
     return ready and not (untainted and NOT_READY_TAINT in taints)
+
+
+def delete_pods_on(api: client.ApiClient, node: str) -> None:
+    """Delete every pod bound to `node` at once (no grace): the node is going away."""
+    core = client.CoreV1Api(api)
+    for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items:
+        meta = pod.metadata
+        if meta and meta.name and meta.namespace:
+            with contextlib.suppress(client.ApiException):
+                core.delete_namespaced_pod(meta.name, meta.namespace, grace_period_seconds=0)

@@ -1,5 +1,6 @@
 """A real, throwaway Kubernetes control plane on loopback: etcd, kube-apiserver and, on
-request, kube-controller-manager, kube-scheduler and kwok with fake nodes.
+request, kube-controller-manager, kube-scheduler, kwok with fake nodes, and a real node
+(devcluster/node.py: a kubelet with containerd, whose pods run).
 
 Everything lives in one temp dir (certs, kubeconfigs, etcd data, logs, audit log) that is
 removed on stop. Components are stopped by process group, newest first.
@@ -20,9 +21,11 @@ from types import TracebackType
 from typing import Any
 
 from devcluster import binaries as binaries_mod
-from devcluster import certs, components, kubeconfig
+from devcluster import certs, components, kubeconfig, node
 from devcluster.audit import POLICY, AuditLog
 from devcluster.components import Ports
+from devcluster.node import RealNode
+from devcluster.node_config import NODE_NAME
 from devcluster.processes import ManagedProcess, free_ports, wait_until
 from spacecast.logs import get_logger
 
@@ -39,10 +42,17 @@ class ClusterConfig:
     scheduler: bool = False
     kwok_nodes: int = 0
     watch_cache: bool = True
+    real_node: bool = False  # a kubelet with containerd (devcluster/node.py): pods really run
 
     @classmethod
     def full(cls, nodes: int = 1) -> ClusterConfig:
         return cls(controller_manager=True, scheduler=True, kwok_nodes=nodes)
+
+    @classmethod
+    def with_real_node(cls) -> ClusterConfig:
+        """A cluster whose pods run: the real node, and the components a real cluster has
+        (the controller-manager creates ServiceAccounts, the scheduler binds pods)."""
+        return cls(controller_manager=True, scheduler=True, real_node=True)
 
 
 class ControlPlane:
@@ -57,10 +67,13 @@ class ControlPlane:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="spacecast-cluster-"))
         self.ports = Ports(*free_ports(6))
-        self.pki = certs.generate(self.workdir / "pki", components.SERVICE_IP)
+        self.node_layout = node.plan(self.workdir) if self.config.real_node else None
+        named = (NODE_NAME, self.node_layout.gateway) if self.node_layout else None
+        self.pki = certs.generate(self.workdir / "pki", components.SERVICE_IP, named)
         self.audit = AuditLog(self.workdir / "audit.log")
         self.kubeconfig = self._write_kubeconfig("admin")
         self._procs: dict[str, ManagedProcess] = {}
+        self.node: RealNode | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -75,7 +88,11 @@ class ControlPlane:
         return self
 
     def stop(self) -> None:
-        """Stop every component (newest first) and remove the work dir; idempotent."""
+        """Stop every component (the real node first, while the apiserver can still tell its
+        kubelet to stop the pods; then newest first) and remove the work dir; idempotent."""
+        node, self.node = self.node, None
+        if node is not None:
+            node.stop(self.kubeconfig)
         for proc in reversed(list(self._procs.values())):
             proc.stop()
         self._procs.clear()
@@ -116,7 +133,7 @@ class ControlPlane:
         argv = components.apiserver_argv(
             self.bins, self.pki, self.ports, self.workdir,
             watch_cache=self.config.watch_cache,
-            audit_log=self.audit.path, audit_policy=policy,
+            audit_log=self.audit.path, audit_policy=policy, real_node=self.config.real_node,
         )  # fmt: skip
         context = components.admin_context(self.pki)
         self._run(
@@ -200,6 +217,9 @@ class ControlPlane:
             url = f"http://127.0.0.1:{self.ports.kwok}/healthz"
             self._run("kwok", argv, lambda: components.http_ok(url))
             self._add_nodes(self.config.kwok_nodes)
+        if self.node_layout:
+            real = RealNode(self.bins, self.pki, self.server, self.node_layout)
+            self.node = real.start(self.kubeconfig)  # a failed start has cleaned up after itself
 
     def _add_nodes(self, count: int) -> None:
         from devcluster import client  # imports the kubernetes package: only when needed

@@ -60,6 +60,7 @@ def apiserver_argv(
     watch_cache: bool,
     audit_log: Path,
     audit_policy: Path,
+    real_node: bool = False,
 ) -> list[str]:
     return [
         str(bins.path("kube-apiserver")),
@@ -71,13 +72,12 @@ def apiserver_argv(
         f"--tls-cert-file={pki.serving.cert}",
         f"--tls-private-key-file={pki.serving.key}",
         f"--client-ca-file={pki.client_ca}",
-        "--authorization-mode=RBAC",
+        "--authorization-mode=Node,RBAC" if real_node else "--authorization-mode=RBAC",
         f"--service-account-issuer={SA_ISSUER}",
         f"--service-account-key-file={pki.sa_public_key}",
         f"--service-account-signing-key-file={pki.sa_private_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
-        # As envtest: Pods need not wait for a default ServiceAccount to exist.
-        "--disable-admission-plugins=ServiceAccount",
+        *(_real_node_flags(pki) if real_node else _fake_node_flags()),
         "--allow-privileged=true",
         # The `kubernetes` Service cannot point at a loopback address; nothing needs it here.
         "--endpoint-reconciler-type=none",
@@ -90,6 +90,25 @@ def apiserver_argv(
         "--audit-log-format=json",
         "--audit-log-mode=blocking",
         "--profiling=false",
+    ]
+
+
+def _fake_node_flags() -> list[str]:
+    # As envtest: Pods need not wait for a default ServiceAccount to exist.
+    return ["--disable-admission-plugins=ServiceAccount"]
+
+
+def _real_node_flags(pki: ClusterPKI) -> list[str]:
+    """A real kubelet joins: as a real cluster does, pods get their ServiceAccount (and token),
+    the kubelet may touch only its own node and pods, and the apiserver calls the kubelet with
+    its own client certificate, checking the kubelet's serving certificate."""
+    client = pki.clients["apiserver-kubelet"]
+    return [
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={client.cert}",
+        f"--kubelet-client-key={client.key}",
+        f"--kubelet-certificate-authority={pki.serving_ca}",
+        "--kubelet-preferred-address-types=InternalIP",
     ]
 
 

@@ -7,6 +7,9 @@
     @pytest.mark.control_plane(full=True)                           # + kcm, scheduler, kwok
     def test_y(control_plane, k8s_api, k8s_namespace): ...
 
+    @pytest.mark.real_node                                          # + a real kubelet node
+    def test_z(control_plane, k8s_api, k8s_namespace): ...
+
 Marker keywords are the fields of ClusterConfig (controller_manager, scheduler, kwok_nodes,
 watch_cache) plus full=True; or override the `control_plane_config` fixture. Clusters are
 session-scoped: one per distinct config, started the first time a test asks for it. Each
@@ -14,7 +17,9 @@ test gets a fresh namespace. A test that stopped the apiserver gets it restarted
 so one failed test cannot break the next.
 
 Without the binaries, tests are skipped with the build command, except under CI (CI set),
-where a missing build is an error.
+where a missing build is an error. The real node's prerequisites (root, iproute2, a cgroup file
+system; devcluster/node.py) follow SPACECAST_REAL_NODE: `require` (the default under CI) fails a
+test when they are missing, `auto` (the default elsewhere) skips it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from devcluster import binaries
+from devcluster import binaries, node
 from devcluster.client import api_client
 from devcluster.cluster import ClusterConfig, ControlPlane
 
@@ -46,6 +51,8 @@ class _Pool:
             )
         if config not in self.clusters:
             bins = _binaries()  # skips (not a start failure) when not built
+            if config.real_node and (missing := node.prerequisites()):
+                require_or_skip(f"a real node needs {'; '.join(missing)}")
             try:
                 self.clusters[config] = ControlPlane(config, bins).start()
             except BaseException as exc:
@@ -68,7 +75,22 @@ def _binaries() -> binaries.Binaries:
         pytest.skip(str(exc))
 
 
+def real_node_required() -> bool:
+    """Whether a missing real-node prerequisite fails a test (rather than skipping it)."""
+    default = "require" if os.environ.get("CI") else "auto"
+    return os.environ.get("SPACECAST_REAL_NODE", default) == "require"
+
+
+def require_or_skip(reason: str) -> None:
+    """A real-node prerequisite is missing: fail under `require`, skip under `auto`."""
+    if real_node_required():
+        pytest.fail(f"{reason} (SPACECAST_REAL_NODE=require)", pytrace=False)
+    pytest.skip(reason)
+
+
 def _config_from(request: pytest.FixtureRequest) -> ClusterConfig:
+    if request.node.get_closest_marker("real_node"):
+        return ClusterConfig.with_real_node()
     marker = request.node.get_closest_marker("control_plane")
     kwargs = dict(marker.kwargs) if marker else {}
     if kwargs.pop("full", False):

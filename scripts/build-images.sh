@@ -11,6 +11,10 @@
 # last pass is not built again; buildah's layer cache keeps a rebuild to what changed.
 #
 #   scripts/build-images.sh [NAME...]     (default: all three)
+#   scripts/build-images.sh --archive NAME
+#       prints the path of a docker-archive of the image as last built and checked here (made
+#       once per image ID), for the real node's containerd; exits 3, building nothing, when the
+#       image is missing or older than the tree (`make images` builds it)
 #
 # Everything lives in ${SPACECAST_CACHE_DIR:-~/.cache/spacecast}/images (buildah's storage, the
 # overlay driver: vfs would keep a whole copy of the root per layer, tens of GB for the three).
@@ -25,8 +29,11 @@ CACHE=${SPACECAST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spacecast}/images
 BASE_IMAGE=localhost/spacecast/bookworm-base:latest
 declare -A DOCKERFILES=([session]=session_image/Dockerfile [controller]=controller/Dockerfile
                         [simulator]=simulator/Dockerfile)
-PROJECT=(scripts/image-venv.sh pyproject.toml uv.lock README.md .dockerignore spacecast simulator
-         devcluster controller)
+# What every image is made of, and the packages of ours each one keeps (its Dockerfile's
+# `image-venv.sh project` line): a change to devcluster/ rebuilds none of them.
+PROJECT=(scripts/image-venv.sh pyproject.toml uv.lock README.md .dockerignore)
+declare -A PACKAGES=([session]="spacecast" [controller]="spacecast controller"
+                     [simulator]="spacecast simulator")
 
 say() { echo "build-images: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -36,7 +43,7 @@ free_ports() {  # N: loopback TCP ports that were free a moment ago (the project
 }
 
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, mounts)"
-if ! command -v buildah >/dev/null; then
+if ! command -v buildah >/dev/null && [[ ${1:-} != --archive ]]; then
     say "installing Debian's buildah"
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends buildah >/dev/null
 fi
@@ -60,8 +67,9 @@ import_base() {
 }
 
 inputs_hash() {  # NAME: what the image is made of, as it is in the working tree
+    local packages; read -ra packages <<<"${PACKAGES[$1]}"
     (cd "$REPO" && git ls-files -z --cached --others --exclude-standard -- "${DOCKERFILES[$1]}" \
-        "${PROJECT[@]}" | sort -z -u |
+        "${PROJECT[@]}" "${packages[@]}" | sort -z -u |
         xargs -0 sha256sum; cat "$CACHE/base/etc/debian_version") | sha256sum | cut -c1-16
 }
 
@@ -145,7 +153,30 @@ build_image() {  # NAME
     say "$name: built and checked in $((SECONDS - start)) s"
 }
 
+# The archive of an image that passed at this tree: for `ctr images import` on the real node.
+archive() {  # NAME
+    local name=$1 id path
+    [[ -n ${DOCKERFILES[$name]:-} ]] || die "no image $name (session, controller, simulator)"
+    command -v buildah >/dev/null && [[ -f $CACHE/base/etc/debian_version && -f $CACHE/$name.passed ]] &&
+        [[ $(cat "$CACHE/$name.passed") == "$(inputs_hash "$name")" ]] && has_image "$(image_name "$name")" ||
+        { say "$name: not built at this tree: run make images"; exit 3; }
+    id=$(bh images --noheading --no-trunc --format '{{.ID}}' "$(image_name "$name")" | head -1)
+    id=${id#sha256:}
+    path=$CACHE/archives/$name-${id:0:16}.tar
+    if [[ ! -s $path ]]; then
+        rm -rf "$CACHE/archives/$name-"*
+        mkdir -p "$CACHE/archives"
+        bh push -q "$(image_name "$name")" "docker-archive:$path.part:$(image_name "$name")" >&2
+        mv "$path.part" "$path"
+    fi
+    echo "$path"
+}
+
 mkdir -p "$CACHE"
+if [[ ${1:-} == --archive ]]; then
+    archive "${2:?--archive NAME}"
+    exit 0
+fi
 import_base
 names=("$@")
 ((${#names[@]})) || names=(session controller simulator)

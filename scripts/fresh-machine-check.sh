@@ -30,7 +30,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 INPUTS=(scripts/install-deps.sh scripts/fresh-machine-check.sh scripts/lib/chroot.sh Makefile
   .ci/run pyproject.toml uv.lock devcluster/build.sh devcluster/go-toolchain.sh
   devcluster/versions.env devcluster/go/kubernetes/go.mod devcluster/go/etcd/go.mod
-  devcluster/go/kstatus/go.mod devcluster/go/kindconfig/go.mod devcluster/go/monitoring-crds/go.mod)
+  devcluster/go/kstatus/go.mod devcluster/go/kindconfig/go.mod devcluster/go/monitoring-crds/go.mod
+  devcluster/go/pause/go.mod)
 RECORD=$REPO/.ci/fresh-machine.verified
 CACHE=${SPACECAST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spacecast}/fresh-machine
 FRESH_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -101,7 +102,10 @@ git clone -q --no-hardlinks "$REPO" "$root/root/spacecast"
 git -C "$root/root/spacecast" checkout -q --detach "$(git -C "$REPO" rev-parse HEAD)"
 stage_done "machine"
 
-printf '%s\0' HOME=/root "PATH=$FRESH_PATH" LANG=C.UTF-8 TERM=dumb CI=true >"$envfile"
+# CI=true: a missing build fails rather than skips. The real node's tests skip here, though
+# (SPACECAST_REAL_NODE=auto): a chroot has no cgroup file system, and the images they run are
+# `make images`'s, not the quick start's; CI's own `make test` requires them.
+printf '%s\0' HOME=/root "PATH=$FRESH_PATH" LANG=C.UTF-8 TERM=dumb CI=true SPACECAST_REAL_NODE=auto >"$envfile"
 ca=""
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   # The host trusts a CA of its own (a TLS-inspecting proxy); so must the fresh machine's

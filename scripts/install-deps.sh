@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libnss3-tools                   # certutil: trust an extra CA (the simulator's) in Chromium
   nginx libnginx-mod-rtmp         # the local RTMP ingest for tests and the demo
   lua5.1                          # the dialect of Argo CD's health checks, to test ours
+  iproute2 iptables               # the real test node's bridge, and the check of its isolation
   procps psmisc git make curl ca-certificates
   python3 python3-pip python3-venv  # the interpreter uv builds .venv from, and pip to get uv
 )

@@ -64,6 +64,11 @@ class DevClusterSettings(SpacecastSettings):
         True, description="Run kube-controller-manager (GC, namespaces, SA tokens)."
     )
     cluster_scheduler: bool = Field(True, description="Run kube-scheduler.")
+    real_node: bool = Field(
+        False,
+        description="Also run a real node (a kubelet with Debian's containerd; needs root): "
+        "pods really run, on a bridge of their own (devcluster/node.py).",
+    )
     cluster_build: bool = Field(
         False, description="Build the binaries first when they are missing (slow when cold)."
     )

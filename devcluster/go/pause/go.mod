@@ -1,0 +1,3 @@
+module spacecast.local/devcluster/pause
+
+go 1.26.0

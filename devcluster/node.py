@@ -1,0 +1,228 @@
+"""A real node for the dev cluster: Debian's containerd and runc and the pinned kubelet on this
+machine, its pods on a bridge of their own, registered to the cluster's apiserver.
+
+Pods reach this machine at the bridge's address (`gateway`) and nothing beyond: their only
+route is the bridge's subnet, nothing masquerades them, and forwarding stays as it was.
+
+Stopping it: its pods are deleted through the API first, so the kubelet stops them and the
+CNI plugin unplugs them; then the kubelet and containerd stop, and devcluster/node_host.py
+undoes what the node changed on the host. A node killed any other way is undone by its janitor
+(devcluster/node_janitor.py) the moment its starter is gone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from devcluster import kubeconfig, node_config, node_host, oci
+from devcluster.binaries import Binaries
+from devcluster.certs import ClusterPKI
+from devcluster.components import http_ok
+from devcluster.node_config import NODE_NAME, NodeLayout
+from devcluster.processes import ManagedProcess, free_ports, wait_until
+from spacecast.logs import get_logger
+
+log = get_logger(__name__)
+
+STARTUP_TIMEOUT = 60.0
+DRAIN_TIMEOUT = 40.0
+
+
+class NodeUnavailable(RuntimeError):
+    """This machine cannot run a real node; the message says what is missing."""
+
+
+def prerequisites() -> list[str]:
+    """What this machine lacks for a real node (empty: nothing)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root (mounts, network namespaces, cgroups)")
+    if not node_host.ip_command():
+        missing.append("the `ip` command (Debian's iproute2: scripts/install-deps.sh)")
+    cgroups = node_host.CGROUP_ROOT
+    if not (cgroups / "memory").is_dir() and not (cgroups / "cgroup.controllers").exists():
+        missing.append(f"a cgroup file system at {cgroups}")
+    return missing
+
+
+def free_subnet() -> ipaddress.IPv4Network:
+    """A /24 of the benchmarking range that no route of this machine covers yet."""
+    out = node_host.ip("-j", "-4", "route", "show", "table", "all")
+    taken = [
+        ipaddress.ip_network(r["dst"], strict=False)
+        for r in json.loads(out or "[]")
+        if r.get("dst", "default") not in ("default", "")
+    ]
+    for subnet in node_config.POD_RANGE.subnets(new_prefix=24):
+        if not any(subnet.overlaps(t) for t in taken):
+            return ipaddress.IPv4Network(subnet)
+    raise NodeUnavailable(f"every /24 of {node_config.POD_RANGE} is routed on this machine")
+
+
+def plan(workdir: Path) -> NodeLayout:
+    """Where a new node will live: before the cluster's PKI, which names its address."""
+    if missing := prerequisites():
+        raise NodeUnavailable(f"a real node needs {'; '.join(missing)}")
+    kubelet_port, healthz_port = free_ports(2)
+    return NodeLayout(
+        root=workdir / "node",
+        bridge=f"sc{secrets.token_hex(4)}",
+        subnet=free_subnet(),
+        kubelet_port=kubelet_port,
+        kubelet_healthz_port=healthz_port,
+    )
+
+
+class RealNode:
+    """One kubelet node; `start` and `stop` as the control plane's own components."""
+
+    def __init__(self, bins: Binaries, pki: ClusterPKI, server: str, layout: NodeLayout) -> None:
+        self.bins, self.pki, self.server, self.layout = bins, pki, server, layout
+        self.changes = node_host.Changes(layout, node_host.IP_FORWARD.read_text())
+        self._procs: dict[str, ManagedProcess] = {}
+        self._imported: set[Path] = set()
+        self._janitor: subprocess.Popen[bytes] | None = None
+
+    @property
+    def gateway(self) -> str:
+        return self.layout.gateway
+
+    def start(self, admin_kubeconfig: Path) -> RealNode:
+        try:
+            self._start_janitor()
+            node_host.make(self.changes)
+            self._start_containerd()
+            self.import_image(self._pause_archive())
+            self._start_kubelet()
+            self._wait_ready(admin_kubeconfig)
+        except BaseException:
+            self.stop(admin_kubeconfig)
+            raise
+        return self
+
+    def import_image(self, archive: Path) -> None:
+        """Load an image archive (OCI or docker-archive) into the node's containerd, where
+        pods with `imagePullPolicy: IfNotPresent` or `Never` find it. Once per archive."""
+        if archive in self._imported:
+            return
+        argv = node_config.ctr_argv(self.layout, self.bins, "images", "import", str(archive))
+        subprocess.run(argv, check=True, capture_output=True)
+        self._imported.add(archive)
+
+    def stop(self, admin_kubeconfig: Path) -> None:
+        """Its pods, its processes, then what it changed on the host; idempotent."""
+        try:
+            self._drain(admin_kubeconfig)
+        except Exception as exc:  # whatever is left is killed below
+            log.debug("node drain failed", error=str(exc))
+        for proc in reversed(list(self._procs.values())):
+            proc.stop()
+        self._procs.clear()
+        node_host.undo(self.changes)
+        janitor, self._janitor = self._janitor, None
+        if janitor is not None:  # the record is gone: it exits without a thing to do
+            assert janitor.stdin is not None
+            janitor.stdin.close()
+            janitor.wait(timeout=30)
+
+    def _start_janitor(self) -> None:
+        """The record first, then its janitor: from here on, any end of ours gets undone."""
+        record = self.changes.save()
+        self._janitor = subprocess.Popen(
+            [sys.executable, "-m", "devcluster.node_janitor", str(record)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # not ours to kill, nor the terminal's (Ctrl-C)
+        )
+
+    # -- start -----------------------------------------------------------------------------
+
+    def _start_containerd(self) -> None:
+        layout = self.layout
+        layout.cni_conf_dir.mkdir(parents=True)
+        layout.containerd_config.parent.mkdir(parents=True, exist_ok=True)
+        layout.containerd_config.write_text(node_config.containerd_config(layout, self.bins))
+        network = node_config.cni_network(layout)
+        (layout.cni_conf_dir / "10-spacecast.conflist").write_text(json.dumps(network, indent=2))
+        # The shim is found on PATH, next to the containerd it belongs to.
+        env = dict(os.environ, PATH=f"{self.bins.bin_dir}:{os.environ.get('PATH', '/usr/bin')}")
+        version = node_config.ctr_argv(layout, self.bins, "version")
+        self._run(
+            "containerd",
+            node_config.containerd_argv(layout, self.bins),
+            lambda: subprocess.run(version, capture_output=True, timeout=5).returncode == 0,
+            env,
+        )
+
+    def _pause_archive(self) -> Path:
+        path = self.layout.root / "pause.tar"
+        path.write_bytes(oci.single_binary_image(node_config.PAUSE_IMAGE, self.bins.path("pause")))
+        return path
+
+    def _start_kubelet(self) -> None:
+        layout, pki = self.layout, self.pki
+        assert pki.kubelet_serving is not None, "the PKI was made without the node's certs"
+        config = node_config.kubelet_config(layout, pki.client_ca, pki.kubelet_serving)
+        layout.kubelet_config.write_text(yaml.safe_dump(config))
+        kc = kubeconfig.write(
+            layout.root / "kubelet.kubeconfig", self.server, pki.serving_ca,
+            pki.clients["kubelet"], "kubelet",
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{layout.kubelet_healthz_port}/healthz"
+        self._run("kubelet", node_config.kubelet_argv(layout, self.bins, kc), lambda: http_ok(url))
+
+    def _wait_ready(self, admin_kubeconfig: Path) -> None:
+        from devcluster import client  # imports the kubernetes package: only when needed
+
+        with client.api_client(admin_kubeconfig) as api:
+            wait_until(
+                lambda: client.node_schedulable(api, NODE_NAME, untainted=True),
+                timeout=STARTUP_TIMEOUT,
+                what=f"node {NODE_NAME} Ready and schedulable",
+            )
+
+    def _run(
+        self,
+        name: str,
+        argv: list[str],
+        healthy: Callable[[], bool],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        path = self.layout.root / "logs" / f"{name}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        proc = ManagedProcess(name, argv, path, env)
+        self._procs[name] = proc
+        started = time.monotonic()
+        proc.start()
+        proc.wait_healthy(healthy, STARTUP_TIMEOUT)
+        seconds = round(time.monotonic() - started, 2)
+        log.debug("node component healthy", component=name, seconds=seconds)
+
+    # -- stop ------------------------------------------------------------------------------
+
+    def _drain(self, admin_kubeconfig: Path) -> None:
+        """Delete the node's pods now and wait until containerd runs none of them: the kubelet
+        stops each sandbox, and the CNI plugin unplugs it."""
+        if "kubelet" not in self._procs or not self._procs["kubelet"].running:
+            return
+        from devcluster import client
+
+        with client.api_client(admin_kubeconfig) as api:
+            client.delete_pods_on(api, NODE_NAME)
+        wait_until(lambda: not self._running_tasks(), timeout=DRAIN_TIMEOUT,
+                   what="the node's pods to stop", interval=0.5)  # fmt: skip
+
+    def _running_tasks(self) -> list[str]:
+        argv = node_config.ctr_argv(self.layout, self.bins, "tasks", "ls")
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=10).stdout
+        return [line.split()[0] for line in out.splitlines()[1:] if "RUNNING" in line.split()]

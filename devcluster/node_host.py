@@ -1,0 +1,165 @@
+"""What a real node changes on the host, and how each change is undone, even after a kill -9.
+
+A node changes the host in five ways; `undo` reverts each, in this order, every step running
+whatever the one before it did:
+1. Processes: containerd's shims detach from it (their own session), and keep their containers
+   alive. Every process in the node's cgroups is killed, and every shim whose command line
+   names the node's dir.
+2. Mounts: the kubelet's shared bind of its root dir, the pods' volumes, the containers' root
+   filesystems and the pods' network namespaces (pinned in containerd's state dir, never the
+   host's /run/netns): every mount under the node's dir, unmounted lazily, deepest first.
+3. The bridge (and any veth left on it): deleted.
+4. net.ipv4.ip_forward: recorded before, written back. Nothing in the node turns it on (the
+   CNI bridge is not a gateway); the record is a guard.
+5. cgroups: the node's own cgroup in every hierarchy (its pods' cgroups go below it), removed
+   bottom-up.
+
+Crash consistency: the record of a node (`Changes`, below) is written to RECORDS before the
+first change and removed after the last undo. A node's janitor (devcluster/node_janitor.py), a
+process of its own that outlives its starter, waits for its starter to go and then undoes
+whatever the record names: a clean stop has removed it, a kill -9 has not. So a node killed
+any way leaves nothing behind for longer than its janitor takes to notice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from devcluster.node_config import NodeLayout, layout_from_json, layout_to_json
+from spacecast.logs import get_logger
+
+log = get_logger(__name__)
+
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+RECORDS = Path("/run/spacecast/nodes")  # a tmpfs: a reboot clears it, and every change with it
+
+
+def ip_command() -> str | None:
+    return next((p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if Path(p).exists()), None)
+
+
+def ip(*args: str) -> str:
+    return subprocess.run(
+        [ip_command() or "ip", *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one node changes on the host, recorded before it changes anything."""
+
+    layout: NodeLayout
+    ip_forward_before: str
+
+    @property
+    def record(self) -> Path:
+        return RECORDS / f"{self.layout.bridge}.json"
+
+    def save(self) -> Path:
+        RECORDS.mkdir(parents=True, exist_ok=True)
+        data = {"layout": layout_to_json(self.layout), "ip_forward": self.ip_forward_before}
+        self.record.write_text(json.dumps(data))
+        return self.record
+
+    @classmethod
+    def load(cls, path: Path) -> Changes:
+        data = json.loads(path.read_text())
+        return cls(layout_from_json(data["layout"]), data["ip_forward"])
+
+
+def cgroups(layout: NodeLayout) -> list[Path]:
+    """The node's cgroup in each hierarchy mounted under /sys/fs/cgroup."""
+    name = layout.cgroup_root.lstrip("/")
+    return [h / name for h in sorted(CGROUP_ROOT.iterdir()) if (h / "cgroup.procs").exists()]
+
+
+def make(changes: Changes) -> None:
+    """The bridge (with the host's address on it, so the simulator can listen there before any
+    pod) and the node's cgroups; after `changes.save()`."""
+    layout = changes.layout
+    ip("link", "add", layout.bridge, "type", "bridge")
+    ip("addr", "add", f"{layout.gateway}/{layout.subnet.prefixlen}", "dev", layout.bridge)
+    ip("link", "set", layout.bridge, "up")
+    for group in cgroups(layout):
+        group.mkdir()
+        # cgroup v1's cpuset starts empty, and no process may join an empty one.
+        for knob in ("cpuset.cpus", "cpuset.mems"):
+            if (group / knob).exists():
+                (group / knob).write_text((group.parent / knob).read_text())
+
+
+def undo(changes: Changes) -> None:
+    """Revert every change (the module's list), then forget the record."""
+    layout = changes.layout
+    steps = (
+        lambda: _kill(layout),
+        lambda: _unmount(layout),
+        lambda: ip("link", "del", layout.bridge),
+        lambda: IP_FORWARD.write_text(changes.ip_forward_before),
+        lambda: _remove_cgroups(layout),
+    )
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # the next step's cleanup must still run
+            log.debug("node cleanup step failed", error=str(exc))
+    with contextlib.suppress(FileNotFoundError):
+        changes.record.unlink()
+
+
+def _kill(layout: NodeLayout) -> None:
+    marker = str(layout.root).encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmdline = (entry / "cmdline").read_bytes()
+                if b"containerd-shim" in cmdline and marker in cmdline:
+                    os.kill(int(entry.name), 9)
+    for group in cgroups(layout):
+        for procs in group.rglob("cgroup.procs"):
+            for pid in procs.read_text().split():
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), 9)
+
+
+def _unmount(layout: NodeLayout) -> None:
+    root = str(layout.root)
+    # /proc/self/mountinfo field 5 is the mount point, with spaces escaped as \040.
+    lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    points = [line.split()[4].replace("\\040", " ") for line in lines]
+    for point in sorted((p for p in points if p == root or p.startswith(root + "/")),
+                        key=len, reverse=True):  # fmt: skip
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def _remove_cgroups(layout: NodeLayout) -> None:
+    """Bottom-up: a cgroup goes only once its children have and its processes have exited (a
+    killed process leaves a moment later: retried briefly)."""
+    deadline = time.monotonic() + 10
+    for group in cgroups(layout):
+        tree = [group, *(p for p in group.rglob("*") if p.is_dir())]
+        for directory in sorted(tree, key=lambda p: len(p.parts), reverse=True):
+            while True:
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+
+
+def remove_state(layout: NodeLayout) -> None:
+    """The node's files (containerd's images and snapshots, the kubelet's dir), once nothing
+    is mounted there any more."""
+    shutil.rmtree(layout.root, ignore_errors=True)

@@ -1,0 +1,5 @@
+"""The session image run for real: in pods on the real node."""
+
+from tests.simulator.conftest import make_sim
+
+__all__ = ["make_sim"]
