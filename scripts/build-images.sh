@@ -30,8 +30,10 @@ BASE_IMAGE=localhost/spacecast/bookworm-base:latest
 declare -A DOCKERFILES=([session]=session_image/Dockerfile [controller]=controller/Dockerfile
                         [simulator]=simulator/Dockerfile)
 # What every image is made of, and the packages of ours each one keeps (its Dockerfile's
-# `image-venv.sh project` line): a change to devcluster/ rebuilds none of them.
-PROJECT=(scripts/image-venv.sh pyproject.toml uv.lock README.md .dockerignore)
+# `image-venv.sh project` line): a change to devcluster/ rebuilds none of them. README.md is
+# copied in too, but only as the package's long description: a change to it alone does not
+# make an image stale.
+PROJECT=(scripts/image-venv.sh pyproject.toml uv.lock .dockerignore)
 declare -A PACKAGES=([session]="spacecast" [controller]="spacecast controller"
                      [simulator]="spacecast simulator")
 

@@ -245,15 +245,20 @@ def meter(sink: str, socket: str) -> Command:
 
 # What the rescue's ffmpeg may open, whatever X's playlist points at: HLS over HTTPS only (crypto
 # for AES-128 segments), never file:, pipe:, subfile: or another protocol a hostile playlist
-# could name.
+# could name. Plain http is added only where X itself is configured over plain HTTP (the chart's
+# trial mode, an in-cluster simulator): there every URL X hands out is http://.
 RESCUE_PROTOCOLS = "https,tls,tcp,crypto"
 
 
-def rescue(hls_url: str, sink: str, socket: str) -> Command:
+def rescue(hls_url: str, sink: str, socket: str, plain_http: bool = False) -> Command:
     """Play one rendition's audio (0:a:0; every rendition at once overlaps voices) into the sink.
-    The URL comes from X's API: anything but https:// is refused (ValueError)."""
-    if urlsplit(hls_url).scheme != "https" or any(c.isspace() for c in hls_url):
-        raise ValueError("the Space's stream location is not an https:// URL")
+    The URL comes from X's API: anything but https:// (or http:// with `plain_http`) is refused
+    (ValueError)."""
+    schemes = ("https", "http") if plain_http else ("https",)
+    if urlsplit(hls_url).scheme not in schemes or any(c.isspace() for c in hls_url):
+        said = "an http(s)://" if plain_http else "an https://"
+        raise ValueError(f"the Space's stream location is not {said} URL")
+    protocols = RESCUE_PROTOCOLS + (",http" if plain_http else "")
     return Command(
         argv=[
             "ffmpeg",
@@ -262,7 +267,7 @@ def rescue(hls_url: str, sink: str, socket: str) -> Command:
             "-loglevel",
             "warning",
             "-protocol_whitelist",
-            RESCUE_PROTOCOLS,
+            protocols,
             "-reconnect",
             "1",
             "-reconnect_streamed",

@@ -57,8 +57,10 @@ class Rescue:
         audio: AudioServer,
         resolve_hls: Callable[[], Awaitable[str]],
         on_stream_lost: Callable[[], None] | None = None,
+        plain_http: bool = False,
     ) -> None:
         self.audio = audio
+        self.plain_http = plain_http  # X is configured over plain HTTP: its HLS is http:// too
         self.resolve_hls = resolve_hls
         self.on_stream_lost = on_stream_lost  # the playlist ended: maybe the Space did
         self.state = RescueState.STANDBY
@@ -90,14 +92,14 @@ class Rescue:
             self._cooldown_until = time.monotonic() + COOLDOWN_S
             why = exc.message if isinstance(exc, UserError) else type(exc).__name__
             return self._set(RescueState.COOLDOWN, error=why)
-        sink, socket = self.audio.sink, self.audio.socket
+        sink, socket, plain = self.audio.sink, self.audio.socket, self.plain_http
         try:
-            commands.rescue(url, sink, socket)
+            commands.rescue(url, sink, socket, plain)
         except ValueError as exc:  # X pointed somewhere the rescue will not go
             self._cooldown_until = time.monotonic() + COOLDOWN_S
             return self._set(RescueState.COOLDOWN, error=str(exc))
         self.process = RescueProcess(
-            lambda: commands.rescue(url, sink, socket), on_exit=self.on_stream_lost
+            lambda: commands.rescue(url, sink, socket, plain), on_exit=self.on_stream_lost
         )
         await self.process.start()
         await self.audio.mute_players_except(commands.RESCUE_CLIENT, mute=True)

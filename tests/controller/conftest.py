@@ -24,7 +24,10 @@ from devcluster import binaries
 from devcluster.client import api_client
 from devcluster.cluster import ControlPlane
 from spacecast.session.local import parse_metrics
+from tests.simulator.conftest import make_sim
 from tests.wait import wait_for
+
+__all__ = ["make_sim"]  # the real node's casts (test_real_node.py) need the simulator
 
 CRD_NAME = f"{api.PLURAL}.{api.GROUP}"
 
@@ -121,10 +124,10 @@ def controller(control_plane: ControlPlane, k8s_namespace: str) -> Iterator[Star
     running: list[tuple[Controller, client.ApiClient]] = []
 
     def start(**overrides: Any) -> Controller:
-        settings = ControllerSettings(
-            namespace=k8s_namespace, metrics_port=0, metrics_bind="127.0.0.1",
-            session_image="spacecast/session:test", **overrides,
-        )  # fmt: skip
+        settings = ControllerSettings(**{
+            "namespace": k8s_namespace, "metrics_port": 0, "metrics_bind": "127.0.0.1",
+            "session_image": "spacecast/session:test", **overrides,
+        })  # fmt: skip
         manager = api_client(control_plane.kubeconfig)
         k8s = manager.__enter__()
         c = Controller(Kube(k8s), settings)

@@ -70,14 +70,8 @@ def cast(tmp_path: Path) -> Iterator[StartCast]:
 
 
 def cast_sim(make_sim: MakeSim, *spaces: str, **settings: Any) -> Simulator:
-    return make_sim(
-        space=list(spaces),
-        ingest=True,
-        ingest_port=0,
-        ingest_keys=[STREAM_KEY],
-        valid_auth_tokens=[AUTH_TOKEN],
-        **settings,
-    )
+    defaults = {"ingest_keys": [STREAM_KEY], "valid_auth_tokens": [AUTH_TOKEN]}
+    return make_sim(space=list(spaces), ingest=True, ingest_port=0, **(defaults | settings))
 
 
 def ingest_fault(sim: Simulator, **query: object) -> None:

@@ -64,6 +64,15 @@ def test_the_rescue_goes_only_to_https(url: str) -> None:
         commands.rescue(url, "spacecast99", "/sock")
 
 
+def test_plain_http_is_for_an_x_configured_over_plain_http_only() -> None:
+    """The chart's trial mode (an in-cluster simulator over HTTP) hands out http:// streams."""
+    argv = commands.rescue("http://sim:8080/m.m3u8", "spacecast99", "/sock", plain_http=True).argv
+    assert argv_value(argv, "-protocol_whitelist") == "https,tls,tcp,crypto,http"
+    for url in ("file:///etc/passwd", "http://cdn/m.m3u8 -f null", "pipe:0"):
+        with pytest.raises(ValueError):
+            commands.rescue(url, "spacecast99", "/sock", plain_http=True)
+
+
 def test_pulseaudio_script_makes_the_sink_the_default() -> None:
     script = commands.pulseaudio_script("spacecast99", "/run/p/native")
     assert "module-null-sink sink_name=spacecast99" in script

@@ -20,17 +20,16 @@ from controller.settings import ControllerSettings
 from devcluster.cluster import ControlPlane
 from simulator.server import Simulator
 from spacecast.contract import Summary
+from tests.realnode import ingest_bytes, ingest_url, reachable_sim, x_env
 from tests.session.conftest import (
     AUTH_TOKEN,
     CT0,
     STREAM_KEY,
-    cast_sim,
     mean_volume,
     probe,
     space_lever,
 )
 from tests.simulator.conftest import MakeSim
-from tests.simulator.test_levers import TOKEN
 from tests.wait import wait_for
 
 pytestmark = [pytest.mark.real_node, pytest.mark.slow]
@@ -38,27 +37,18 @@ pytestmark = [pytest.mark.real_node, pytest.mark.slow]
 SPACE = "1RealNodeCast"
 
 
-def reachable_sim(make_sim: MakeSim, tmp_path: Path, *spaces: str) -> Simulator:
-    """The simulator and its ingest where a pod reaches them: on the node's bridge address
-    (listening on every address of this machine, its levers guarded by a token)."""
-    (tmp_path / "token").write_text(TOKEN)
-    return cast_sim(make_sim, *spaces, bind="0.0.0.0", lever_token_file=str(tmp_path / "token"))
-
-
 def session_pod(sim: Simulator, gateway: str, image: str, namespace: str, kube: Kube) -> JSON:
     """The pod the controller renders for a cast of SPACE, with its two Secrets created; no
     owner (a plain pod: nothing would own it, and the garbage collector would delete it)."""
-    assert sim.ingest is not None
-    ingest = sim.ingest.url(STREAM_KEY).replace("127.0.0.1", gateway, 1)
+    ingest = ingest_url(sim, gateway, STREAM_KEY)
     cookies = json.dumps({"auth_token": AUTH_TOKEN, "ct0": CT0})
     for name, key, value in (("ingest", "url", ingest), ("burner", "cookies.json", cookies)):
         secret = {"metadata": {"name": name}, "stringData": {key: value}}
         kube.request("POST", f"/api/v1/namespaces/{namespace}/secrets", body=secret)
-    x = f"http://{gateway}:{sim.http_port}"
     settings = ControllerSettings(
         session_image=image,
         session_service_account="",  # no token: a plain pod reports nothing
-        session_env={"SPACECAST_X_BASE_URL": x, "SPACECAST_X_API_BASE_URL": x},
+        session_env=x_env(sim, gateway),
     )
     cast = {
         "apiVersion": api.API_VERSION, "kind": api.KIND,
@@ -75,11 +65,6 @@ def session_pod(sim: Simulator, gateway: str, image: str, namespace: str, kube: 
 def is_ready(pod: JSON) -> bool:
     conditions = pod["status"].get("conditions") or []
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def ingest_bytes(sim: Simulator) -> int:
-    assert sim.ingest is not None
-    return sum(r.stat().st_size for r in sim.ingest.recordings())
 
 
 def test_a_pod_of_the_session_image_casts_and_ends_with_its_summary(
