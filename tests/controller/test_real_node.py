@@ -88,6 +88,11 @@ def cast_on_node(
     return start
 
 
+@pytest.fixture
+def audio_sim(make_sim: MakeSim, tmp_path: Path) -> Simulator:
+    return reachable_sim(make_sim, tmp_path, f"kind=audio,id={AUDIO},start=-30,duration=0")
+
+
 def print_usage(cp: ControlPlane, pod: JSON) -> None:
     """The session pod's CPU (over 10 s) and memory (working set: usage less inactive file
     pages, as the kubelet counts it), read from its cgroup, against its requests and limits:
@@ -108,11 +113,10 @@ def print_usage(cp: ControlPlane, pod: JSON) -> None:
 
 def test_a_spacecast_goes_live_comes_back_and_completes_on_the_real_node(
     control_plane: ControlPlane, kube: Kube, k8s_namespace: str, cast_on_node: CastOnNode,
-    make_sim: MakeSim, tmp_path: Path,
+    audio_sim: Simulator, tmp_path: Path,
 ) -> None:  # fmt: skip
-    node = control_plane.node
+    node, sim = control_plane.node, audio_sim
     assert node is not None
-    sim = reachable_sim(make_sim, tmp_path, f"kind=audio,id={AUDIO},start=-30,duration=0")
     cast_on_node(sim)
     started = time.monotonic()
     apply(
@@ -153,16 +157,16 @@ def test_a_spacecast_goes_live_comes_back_and_completes_on_the_real_node(
     space_lever(sim, AUDIO, "end")
     done = wait_phase(kube, k8s_namespace, "townhall", "Completed", 90)["status"]
     assert (done["lastExitCode"], done["lastExitReason"]) == (0, "space_ended")
-    assert done["audioSource"] == "browser" and done["message"] == "the Space ended"
+    assert done["message"] == "the Space ended"
+    assert done["audioSource"] in ("browser", "rescue")  # a starved page hands over to the rescue
 
 
 def test_a_bad_stream_key_fails_for_good_on_the_real_node(
     control_plane: ControlPlane, kube: Kube, k8s_namespace: str, cast_on_node: CastOnNode,
-    make_sim: MakeSim, tmp_path: Path,
+    audio_sim: Simulator, tmp_path: Path,
 ) -> None:  # fmt: skip
-    node = control_plane.node
+    node, sim = control_plane.node, audio_sim
     assert node is not None
-    sim = reachable_sim(make_sim, tmp_path, f"kind=audio,id={AUDIO},start=-30,duration=0")
     ctl = cast_on_node(sim, resync_seconds=1.0)  # a pass every second: room to retry
     wrong = ingest_url(sim, node.gateway, "wrong_key_SECRETISH")
     apply(control_plane, k8s_namespace, manifests("badkey", AUDIO, wrong), tmp_path)

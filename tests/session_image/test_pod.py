@@ -107,7 +107,9 @@ def test_a_pod_of_the_session_image_casts_and_ends_with_its_summary(
     assert summary is not None, f"no summary in the termination message: {end!r}"
     assert (final["status"]["phase"], end["exitCode"]) == ("Succeeded", 0)
     assert (summary.reason, summary.exit_code) == ("space_ended", 0)
-    assert summary.bytes_sent > 1_000_000 and summary.audio_source == "browser"
+    # A page starved for a few seconds (a loaded machine) hands the audio to the rescue: either
+    # way the Space's speech is on air (the recording's level, below).
+    assert summary.bytes_sent > 1_000_000 and summary.audio_source in ("browser", "rescue")
 
     recording = max(sim.ingest.recordings(), key=lambda p: p.stat().st_size)
     streams = {s["codec_type"]: s for s in probe(recording)["streams"]}
