@@ -18,8 +18,8 @@ so one failed test cannot break the next.
 
 Without the binaries, tests are skipped with the build command, except under CI (CI set),
 where a missing build is an error. The real node's prerequisites (root, iproute2, a cgroup file
-system; devcluster/node.py) follow SPACECAST_REAL_NODE: `require` (the default under CI) fails a
-test when they are missing, `auto` (the default elsewhere) skips it.
+system; devcluster/node.py) follow SPACECAST_TEST_REAL_NODE: `require` (the default under CI)
+fails a test when they are missing, `auto` (the default elsewhere) skips it.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class _Pool:
             )
         if config not in self.clusters:
             bins = _binaries()  # skips (not a start failure) when not built
-            if config.real_node and (missing := node.prerequisites()):
-                require_or_skip(f"a real node needs {'; '.join(missing)}")
+            if config.real_node:
+                check_real_node()
             try:
                 self.clusters[config] = ControlPlane(config, bins).start()
             except BaseException as exc:
@@ -75,16 +75,29 @@ def _binaries() -> binaries.Binaries:
         pytest.skip(str(exc))
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A real_node test without the prerequisites, whatever fixtures it uses (some start
+    their own cluster): skipped or failed before it starts."""
+    if item.get_closest_marker("real_node"):
+        check_real_node()
+
+
+def check_real_node() -> None:
+    if missing := node.prerequisites():
+        require_or_skip(f"a real node needs {'; '.join(missing)}")
+
+
 def real_node_required() -> bool:
     """Whether a missing real-node prerequisite fails a test (rather than skipping it)."""
     default = "require" if os.environ.get("CI") else "auto"
-    return os.environ.get("SPACECAST_REAL_NODE", default) == "require"
+    # Not SPACECAST_REAL_NODE: that is DevClusterSettings' --real-node, read from the same env.
+    return os.environ.get("SPACECAST_TEST_REAL_NODE", default) == "require"
 
 
 def require_or_skip(reason: str) -> None:
     """A real-node prerequisite is missing: fail under `require`, skip under `auto`."""
     if real_node_required():
-        pytest.fail(f"{reason} (SPACECAST_REAL_NODE=require)", pytrace=False)
+        pytest.fail(f"{reason} (SPACECAST_TEST_REAL_NODE=require)", pytrace=False)
     pytest.skip(reason)
 
 

@@ -103,9 +103,9 @@ git -C "$root/root/spacecast" checkout -q --detach "$(git -C "$REPO" rev-parse H
 stage_done "machine"
 
 # CI=true: a missing build fails rather than skips. The real node's tests skip here, though
-# (SPACECAST_REAL_NODE=auto): a chroot has no cgroup file system, and the images they run are
+# (SPACECAST_TEST_REAL_NODE=auto): a chroot has no cgroup file system, and the images they run are
 # `make images`'s, not the quick start's; CI's own `make test` requires them.
-printf '%s\0' HOME=/root "PATH=$FRESH_PATH" LANG=C.UTF-8 TERM=dumb CI=true SPACECAST_REAL_NODE=auto >"$envfile"
+printf '%s\0' HOME=/root "PATH=$FRESH_PATH" LANG=C.UTF-8 TERM=dumb CI=true SPACECAST_TEST_REAL_NODE=auto >"$envfile"
 ca=""
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   # The host trusts a CA of its own (a TLS-inspecting proxy); so must the fresh machine's
