@@ -73,6 +73,8 @@ def plan(workdir: Path) -> NodeLayout:
     """Where a new node will live: before the cluster's PKI, which names its address."""
     if missing := prerequisites():
         raise NodeUnavailable(f"a real node needs {'; '.join(missing)}")
+    for record in node_host.sweep_orphans():
+        log.warning("undid an orphaned real node", record=str(record))
     kubelet_port, healthz_port = free_ports(2)
     return NodeLayout(
         root=workdir / "node",

@@ -18,7 +18,8 @@ Crash consistency: the record of a node (`Changes`, below) is written to RECORDS
 first change and removed after the last undo. A node's janitor (devcluster/node_janitor.py), a
 process of its own that outlives its starter, waits for its starter to go and then undoes
 whatever the record names: a clean stop has removed it, a kill -9 has not. So a node killed
-any way leaves nothing behind for longer than its janitor takes to notice.
+any way leaves nothing behind for longer than its janitor takes to notice; and should the
+janitor die too, the next node to start sweeps the record (`sweep_orphans`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,34 @@ class Changes:
         return cls(layout_from_json(data["layout"]), data["ip_forward"])
 
 
+def sweep_orphans(min_age_s: float = 60.0) -> list[Path]:
+    """Undo the nodes whose janitor is gone too (killed with its starter, say): a record no
+    janitor process names. Records younger than `min_age_s` are left alone: their node may be
+    between writing the record and starting its janitor. Returns the records swept."""
+    janitors = b"\0".join(_cmdlines(b"devcluster.node_janitor"))
+    swept = []
+    for record in sorted(RECORDS.glob("*.json")) if RECORDS.is_dir() else []:
+        young = time.time() - record.stat().st_mtime < min_age_s
+        if young or str(record).encode() in janitors:
+            continue
+        changes = Changes.load(record)
+        undo(changes)
+        remove_state(changes.layout)
+        swept.append(record)
+    return swept
+
+
+def _cmdlines(containing: bytes) -> list[bytes]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmdline = (entry / "cmdline").read_bytes()
+                if containing in cmdline:
+                    found.append(cmdline)
+    return found
+
+
 def cgroups(layout: NodeLayout) -> list[Path]:
     """The node's cgroup in each hierarchy mounted under /sys/fs/cgroup."""
     name = layout.cgroup_root.lstrip("/")
@@ -119,7 +148,7 @@ def _kill(layout: NodeLayout) -> None:
     marker = str(layout.root).encode()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 cmdline = (entry / "cmdline").read_bytes()
                 if b"containerd-shim" in cmdline and marker in cmdline:
                     os.kill(int(entry.name), 9)

@@ -5,6 +5,7 @@ never by sending traffic), and stopping it leaves the host as it was."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -17,6 +18,7 @@ import pytest
 from kubernetes import client
 
 from controller.kube import JSON, Kube
+from devcluster import node as node_mod
 from devcluster import node_config, node_host
 from devcluster.cluster import ClusterConfig, ControlPlane
 from devcluster.node_config import NODE_NAME, PAUSE_IMAGE
@@ -228,3 +230,24 @@ def test_a_node_killed_with_its_starter_is_undone_by_its_janitor(tmp_path: Path)
     after = host_state(layout)
     assert (after["bridge"], after["cgroups"], after["shims"], after["mounts"]) == ([], [], [], [])
     assert not layout.root.exists()
+
+
+def test_a_record_without_its_janitor_is_swept_by_the_next_node(tmp_path: Path) -> None:
+    """A node whose starter and janitor both died: its record (here with a bridge, a cgroup
+    and a mount of its own) is undone when the next node is planned."""
+    layout = node_config.NodeLayout(
+        root=tmp_path / "node", bridge="scdeadbeef", subnet=node_mod.free_subnet(),
+        kubelet_port=1, kubelet_healthz_port=2,
+    )  # fmt: skip
+    changes = node_host.Changes(layout, node_host.IP_FORWARD.read_text())
+    record = changes.save()
+    node_host.make(changes)
+    (layout.root / "mnt").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(layout.root / "mnt")], check=True)
+    assert node_host.sweep_orphans() == []  # too young: it may be a node starting
+    os.utime(record, (0, 0))
+    assert host_state(layout)["bridge"] and host_state(layout)["cgroups"]
+    node_mod.plan(tmp_path / "next")
+    after = host_state(layout)
+    assert not record.exists() and not layout.root.exists()
+    assert (after["bridge"], after["cgroups"], after["mounts"]) == ([], [], [])
