@@ -12,7 +12,6 @@ import base64
 import json
 import shutil
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from devcluster.audit import POLICY, AuditLog
 from devcluster.components import Ports
 from devcluster.node import RealNode
 from devcluster.node_config import NODE_NAME
-from devcluster.processes import ManagedProcess, free_ports, wait_until
+from devcluster.processes import ManagedProcess, free_ports, start_healthy, wait_until
 from spacecast.logs import get_logger
 
 log = get_logger(__name__)
@@ -180,13 +179,7 @@ class ControlPlane:
     # -- internals -------------------------------------------------------------------------
 
     def _run(self, name: str, argv: list[str], healthy: Callable[[], bool]) -> None:
-        self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
-        proc = ManagedProcess(name, argv, self.log_path(name))
-        self._procs[name] = proc
-        started = time.monotonic()
-        proc.start()
-        proc.wait_healthy(healthy, STARTUP_TIMEOUT)
-        log.debug("component healthy", component=name, seconds=round(time.monotonic() - started, 2))
+        start_healthy(self._procs, name, argv, self.log_path(name), healthy, STARTUP_TIMEOUT)
 
     def _write_kubeconfig(self, component: str) -> Path:
         path = self.workdir / f"{component}.kubeconfig"

@@ -18,7 +18,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from devcluster.binaries import Binaries
 from devcluster.certs import ClusterPKI
 from devcluster.components import http_ok
 from devcluster.node_config import NODE_NAME, NodeLayout
-from devcluster.processes import ManagedProcess, free_ports, wait_until
+from devcluster.processes import ManagedProcess, free_ports, start_healthy, wait_until
 from spacecast.logs import get_logger
 
 log = get_logger(__name__)
@@ -201,14 +200,7 @@ class RealNode:
         env: dict[str, str] | None = None,
     ) -> None:
         path = self.layout.root / "logs" / f"{name}.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        proc = ManagedProcess(name, argv, path, env)
-        self._procs[name] = proc
-        started = time.monotonic()
-        proc.start()
-        proc.wait_healthy(healthy, STARTUP_TIMEOUT)
-        seconds = round(time.monotonic() - started, 2)
-        log.debug("node component healthy", component=name, seconds=seconds)
+        start_healthy(self._procs, name, argv, path, healthy, STARTUP_TIMEOUT, env)
 
     # -- stop ------------------------------------------------------------------------------
 

@@ -80,7 +80,7 @@ def sweep_orphans(min_age_s: float = 60.0) -> list[Path]:
     """Undo the nodes whose janitor is gone too (killed with its starter, say): a record no
     janitor process names. Records younger than `min_age_s` are left alone: their node may be
     between writing the record and starting its janitor. Returns the records swept."""
-    janitors = b"\0".join(_cmdlines(b"devcluster.node_janitor"))
+    janitors = b"\0".join(cmdline for _, cmdline in _processes(b"devcluster.node_janitor"))
     swept = []
     for record in sorted(RECORDS.glob("*.json")) if RECORDS.is_dir() else []:
         young = time.time() - record.stat().st_mtime < min_age_s
@@ -93,14 +93,15 @@ def sweep_orphans(min_age_s: float = 60.0) -> list[Path]:
     return swept
 
 
-def _cmdlines(containing: bytes) -> list[bytes]:
+def _processes(containing: bytes) -> list[tuple[int, bytes]]:
+    """(pid, command line) of every process whose command line holds `containing`."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 cmdline = (entry / "cmdline").read_bytes()
                 if containing in cmdline:
-                    found.append(cmdline)
+                    found.append((int(entry.name), cmdline))
     return found
 
 
@@ -145,18 +146,15 @@ def undo(changes: Changes) -> None:
 
 
 def _kill(layout: NodeLayout) -> None:
-    marker = str(layout.root).encode()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError):
-                cmdline = (entry / "cmdline").read_bytes()
-                if b"containerd-shim" in cmdline and marker in cmdline:
-                    os.kill(int(entry.name), 9)
+    for pid, cmdline in _processes(str(layout.root).encode()):
+        if b"containerd-shim" in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
     for group in cgroups(layout):
         for procs in group.rglob("cgroup.procs"):
-            for pid in procs.read_text().split():
+            for member in procs.read_text().split():
                 with contextlib.suppress(OSError):
-                    os.kill(int(pid), 9)
+                    os.kill(int(member), 9)
 
 
 def _unmount(layout: NodeLayout) -> None:

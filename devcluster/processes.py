@@ -149,6 +149,27 @@ class ManagedProcess:
             time.sleep(0.05)
 
 
+def start_healthy(
+    procs: dict[str, ManagedProcess],
+    name: str,
+    argv: Sequence[str],
+    log_path: Path,
+    healthy: Callable[[], bool],
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> ManagedProcess:
+    """Start a component, register it in `procs` (so a failed start is stopped with the rest)
+    and wait until `healthy`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    proc = ManagedProcess(name, argv, log_path, env)
+    procs[name] = proc
+    started = time.monotonic()
+    proc.start()
+    proc.wait_healthy(healthy, timeout)
+    log.debug("component healthy", component=name, seconds=round(time.monotonic() - started, 2))
+    return proc
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
