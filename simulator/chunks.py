@@ -89,6 +89,9 @@ class ChunkMaker:
     # Whether nobody speaks t seconds into the Space (the silence lever): such frames are
     # digital silence, with zero levels in the tags, as X sends when the stage goes quiet.
     silent: Callable[[float], bool] = lambda t: False
+    # X's 90 kHz stamps run a little short of whole frames: each chunk's PTS is early by a
+    # fixed share (0 to this many ticks) of its own, so PTS distances are not whole frames.
+    pts_early_ticks: int = 0
     pts_base: int = field(init=False)
     _participants: bytes = field(init=False, repr=False)
 
@@ -109,7 +112,9 @@ class ChunkMaker:
         return iso_ms(self.started_at + self.timeline.start_s(seq))
 
     def pts(self, seq: int) -> int:
-        return (self.pts_base + self.timeline.first_frame(seq) * PTS_PER_FRAME) % id3.PTS_WRAP
+        early = _rng(self.seed, self.space_id, "early", seq).randint(0, self.pts_early_ticks)
+        exact = self.pts_base + self.timeline.first_frame(seq) * PTS_PER_FRAME
+        return (exact - early) % id3.PTS_WRAP
 
     def _quiet(self, frame: int) -> bool:
         return self.silent(frame * FRAME_SECONDS)
@@ -132,6 +137,10 @@ class ChunkMaker:
         return b"".join(self.frame(first + i) for i in range(self.timeline.frames(seq)))
 
     def body(self, seq: int, stray_bytes: bool = False) -> bytes:
+        return b"".join(self.pieces(seq, stray_bytes))
+
+    def pieces(self, seq: int, stray_bytes: bool = False) -> list[bytes]:
+        """The chunk's body as its parts: stray bytes, tags and frames, in order."""
         rng = _rng(self.seed, self.space_id, "tags", seq)
         first = self.timeline.first_frame(seq)
         out = [STRAY_PREFIX] if stray_bytes else []
@@ -148,4 +157,4 @@ class ChunkMaker:
             if i >= next_level:
                 next_level = i + rng.choice((9, 10))
             out.append(self.frame(frame))
-        return b"".join(out)
+        return out

@@ -114,6 +114,13 @@ class SimulatorSettings(SpacecastSettings):
     truncate_rate: float = Field(
         0, ge=0, le=1, description="Share of chunk bodies cut short of their Content-Length."
     )
+    pts_early_ms: float = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Each chunk's PTS runs early by up to this much (X's run a little short "
+        "of whole frames, about 1 ms).",
+    )
     omit_content_length: bool = Field(False, description="Send media without Content-Length.")
     missing_chunks: list[int] = Field(
         default_factory=list, description="Sequence numbers left out of the final chunk list."

@@ -63,6 +63,7 @@ class World:
 
         main = ChunkMaker(space.id, seed, space.starts_at, audio.speech(), participants)
         main.silent = space.silent_at
+        main.pts_early_ticks = round(self.settings.pts_early_ms * 90)
         entry = SpaceEntry(space, SpacePaths(seed, space.id, index), main)
         if space.kind == "camera":
             # Every rendition shares the main timeline; the others carry a steady tone each.
@@ -74,6 +75,7 @@ class World:
                     audio.tone(hz),
                     participants,
                     timeline=main.timeline,
+                    pts_early_ticks=main.pts_early_ticks,
                 )
                 for r, hz in zip(range(1, len(RENDITIONS)), RENDITION_TONES_HZ, strict=False)
             ]

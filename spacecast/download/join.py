@@ -41,7 +41,9 @@ def _gap_frames(
 ) -> int:
     if before and after and before.pts is not None and after.pts is not None:
         ticks = (after.pts - before.pts) % chunks.PTS_WRAP
-        frames = ticks // chunks.PTS_PER_FRAME - before.frames
+        # The nearest frame: X's stamps run a little short of whole frames, and a floor would
+        # lose a frame at every such hole.
+        frames = round(ticks / chunks.PTS_PER_FRAME) - before.frames
         if 0 < frames < 400 * len(seqs):  # a sane hole; anything else means the PTS jumped
             return frames
     if all(s in listed for s in seqs):
