@@ -15,6 +15,8 @@ class Faults:
         self.settings = settings
         self._rng = random.Random(settings.seed)
         self.missing = frozenset(settings.missing_chunks)
+        self.lost = frozenset(settings.lost_chunks)
+        self.short = frozenset(settings.short_chunks)
 
     def chunk_404(self) -> bool:
         return self._rng.random() < self.settings.chunk_404_rate

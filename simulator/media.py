@@ -131,7 +131,12 @@ async def _chunk(
     maker = entry.chunks
     if seq >= sim.world.complete_chunks(entry) or maker.name(seq) != name or sim.faults.chunk_404():
         raise web.HTTPNotFound()
+    if seq in sim.faults.lost:
+        raise web.HTTPNotFound()
     body = maker.body(seq, stray_bytes=sim.faults.stray_bytes(entry.space.id, seq))
+    if seq in sim.faults.short:
+        last = maker.frame(maker.timeline.first_frame(seq) + maker.timeline.frames(seq) - 1)
+        body = body[: len(body) - len(last) // 2]  # ends halfway into its last frame
     return await send(request, body, "audio/aac", truncate=sim.faults.truncate())
 
 

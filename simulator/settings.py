@@ -125,6 +125,15 @@ class SimulatorSettings(SpacecastSettings):
     missing_chunks: list[int] = Field(
         default_factory=list, description="Sequence numbers left out of the final chunk list."
     )
+    lost_chunks: list[int] = Field(
+        default_factory=list,
+        description="Sequence numbers the final list names but the CDN answers 404 for, always.",
+    )
+    short_chunks: list[int] = Field(
+        default_factory=list,
+        description="Sequence numbers whose body always ends partway into its last frame "
+        "(whole responses: an origin holding a cut file).",
+    )
     final_list_404_s: float = Field(
         60, ge=0, description="After the end, the final chunk list answers 404 this long."
     )

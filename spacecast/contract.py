@@ -53,6 +53,11 @@ class ExitCode(IntEnum):
     MEDIA_UNAVAILABLE = 19
     OUTPUT_EXISTS = 20
     BAD_COOKIES = 21
+    X_UNREACHABLE = 22
+    TLS_UNTRUSTED = 23
+    BAD_CA_FILE = 24
+    WORK_DIR_BUSY = 25
+    PATH_UNUSABLE = 26
     # `spacecast session` (30-39); X's refusals above apply to it too.
     PUBLISH_REJECTED = 30
     INGEST_LOST = 31
@@ -105,6 +110,24 @@ EXITS: dict[ExitCode, Exit] = {
     ExitCode.OUTPUT_EXISTS: Exit("the output exists (use `--overwrite`)", _P, ("download",)),
     ExitCode.BAD_COOKIES: Exit(
         "the cookie file cannot be read, or lacks `auth_token`/`ct0`", _P, _ALL
+    ),
+    ExitCode.X_UNREACHABLE: Exit(
+        "X's host cannot be reached (connection refused or timed out, no such host)", _T, _ALL
+    ),
+    ExitCode.TLS_UNTRUSTED: Exit(
+        "X's host's TLS certificate does not verify (a private CA: `--x-ca-file`)", _P, _ALL
+    ),
+    ExitCode.BAD_CA_FILE: Exit(
+        "the `--x-ca-file` cannot be read or holds no PEM certificate", _P, _ALL
+    ),
+    ExitCode.WORK_DIR_BUSY: Exit(
+        "another download of the same Space holds its work directory", _T, ("download",)
+    ),
+    ExitCode.PATH_UNUSABLE: Exit(
+        "the output or the work directory cannot be written there (read-only, not a "
+        "directory, not a regular file)",
+        _P,
+        ("download",),
     ),
     ExitCode.PUBLISH_REJECTED: Exit(
         "every RTMP destination refused the publish on the first connect (a bad stream key)",

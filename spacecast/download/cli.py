@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import re
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import uvloop
 
 from spacecast.cli import add_settings_arguments, settings_from_args
 from spacecast.contract import ExitCode, help_epilog
-from spacecast.download.run import download
+from spacecast.download.run import Summary, download
 from spacecast.download.settings import DownloadSettings
+from spacecast.errors import UserError, one_line
 from spacecast.logs import configure_logging
 from spacecast.settings import LogSettings, XSettings
 
@@ -36,12 +42,58 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+SPACE_ID = re.compile(r"(?<![0-9A-Za-z])1[0-9A-Za-z]{12}(?![0-9A-Za-z])")  # in an id or URL
+
+
+class Terminated(UserError):
+    def __init__(self) -> None:
+        super().__init__(
+            "terminated (SIGTERM); the chunks are kept: run again to resume",
+            ExitCode.INTERRUPTED,
+        )
+
+
+async def _until_sigterm(work: Coroutine[Any, Any, Summary]) -> Summary:
+    """`work`, cancelled by SIGTERM as Ctrl-C cancels it: the same cleanup (the `.part` file
+    goes, the chunks stay), then one line and exit 130."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if task.cancelling():
+            raise Terminated() from None
+        raise
+
+
+def failure_json(space: str, settings: DownloadSettings | None, exc: UserError) -> str:
+    """The summary line of a failed run: enough for a script to act on it."""
+    space_id = next(iter(SPACE_ID.findall(space)), None)
+    work_dir = Path(settings.work_dir).expanduser() / space_id if settings and space_id else None
+    return json.dumps(
+        {
+            "space_id": space_id,
+            "exit_code": exc.code,
+            "error": one_line(exc.message),
+            "gaps": getattr(exc, "gaps", []),
+            "work_dir": str(work_dir) if work_dir else None,
+        }
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     configure_logging(LogSettings())
-    settings = settings_from_args(DownloadSettings, args)
-    x = settings_from_args(XSettings, args)
-    # uvloop: this command is CPU-bound on HTTP, and libuv's loop saves a fifth of it.
-    summary = uvloop.run(download(args.space, settings, x))
+    settings: DownloadSettings | None = None
+    try:
+        settings = settings_from_args(DownloadSettings, args)
+        x = settings_from_args(XSettings, args)
+        # uvloop: this command is CPU-bound on HTTP, and libuv's loop saves a fifth of it.
+        summary = uvloop.run(_until_sigterm(download(args.space, settings, x)))
+    except UserError as exc:
+        if settings.json_summary if settings else args.json_summary:
+            print(failure_json(args.space, settings, exc))
+        raise
     if settings.json_summary:
         print(json.dumps(summary.to_json(), indent=None))
     else:

@@ -3,8 +3,12 @@
 Every request is retried with exponential backoff and jitter; a 429 waits for its
 `Retry-After` / `x-rate-limit-reset` when that is given (capped). A chunk body is checked as it
 is cleaned: one cut short (with or without Content-Length) or holding fewer frames than its
-EXTINF says is fetched again. A chunk that still answers 404 after every attempt is reported as
-missing, for the gap policy to decide; any other persistent failure stops the download.
+EXTINF says is fetched again; if it stays cut short, its frames are kept and the pool reports
+the rest as a gap. A 404 for a chunk that X listed is decided quickly: after `MISSING_AFTER`
+in a row, with short pauses, it counts as missing for now (the pool asks once more at the end),
+so a Space with a few chunks X lost records about as fast as one without. Playlists and server
+errors keep the long patience. A certificate that does not verify fails at once; a host that
+stays unreachable fails with its own code; any other persistent failure stops the download.
 """
 
 from __future__ import annotations
@@ -21,11 +25,16 @@ from spacecast.download import chunks
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
 from spacecast.x.auth import USER_AGENT
+from spacecast.x.errors import TlsUntrusted, from_transport
 from spacecast.x.playlists import ChunkRef
+
+Answer = httpx.Response | httpx.TransportError
 
 log = get_logger("spacecast.download")
 MEDIA_HEADERS = {"User-Agent": USER_AGENT, "Referer": "https://x.com/"}
 MAX_429_WAIT_S = 60.0
+MISSING_AFTER = 4  # 404s in a row before a listed chunk counts as missing for now
+QUICK = RetryPolicy(MISSING_AFTER, base_s=0.1, max_s=0.4)  # the pauses between those 404s
 
 
 class MediaUnavailable(UserError):
@@ -52,37 +61,67 @@ class FetchStats:
     bytes: int = 0
 
 
+def failure_text(resp: Answer) -> str:
+    """A failed request in a few words (no header: httpx quotes none)."""
+    if isinstance(resp, httpx.Response):
+        return f"HTTP {resp.status_code}"
+    return f"{resp.__class__.__name__}: {resp}" if str(resp) else resp.__class__.__name__
+
+
+def _is_404(resp: Answer) -> bool:
+    return isinstance(resp, httpx.Response) and resp.status_code == 404
+
+
+def _fullness(cleaned: chunks.CleanChunk) -> tuple[bool, int]:
+    return cleaned.complete, cleaned.frames
+
+
+def _gave_up(what: str, resp: Answer, why: str, attempts: int) -> UserError:
+    """The failure after the last attempt: a host out of reach has its own code."""
+    if isinstance(resp, httpx.TransportError) and (err := from_transport(resp)) is not None:
+        return err
+    return MediaUnavailable(what, f"{why} after {attempts} attempts")
+
+
 class Fetcher:
     def __init__(
         self,
         http: httpx.AsyncClient,
         policy: RetryPolicy,
         *,
+        on_retry: Callable[[str, str], None] = lambda what, why: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.http = http
         self.policy = policy
+        self.quick = RetryPolicy(
+            MISSING_AFTER, min(QUICK.base_s, policy.base_s), min(QUICK.max_s, policy.max_s)
+        )
         self.stats = FetchStats()
+        self.on_retry = on_retry
         self._sleep = sleep
 
-    async def _get(self, url: str) -> httpx.Response | str:
-        """The response, or why the request failed at the transport level."""
+    async def _get(self, url: str) -> Answer:
+        """The response, or the transport's failure; a certificate that does not verify raises
+        at once (asking again cannot help)."""
         self.stats.requests += 1
         try:
             return await self.http.get(url, headers=MEDIA_HEADERS)
         except httpx.TransportError as exc:  # includes bodies cut short of Content-Length
-            return f"{exc.__class__.__name__}: {exc}"
+            if isinstance(err := from_transport(exc), TlsUntrusted):
+                raise err from None
+            return exc
 
-    async def _pause(self, attempt: int, resp: httpx.Response | None) -> None:
+    async def _pause(self, what: str, why: str, attempt: int, resp: Answer, quick: bool) -> None:
         self.stats.retries += 1
-        wait = self.policy.delay(attempt)
-        if resp is not None and resp.status_code == 429:
+        self.on_retry(what, why)
+        wait = (self.quick if quick else self.policy).delay(attempt)
+        if isinstance(resp, httpx.Response) and resp.status_code == 429:
             wait = min(MAX_429_WAIT_S, retry_after(resp, time.time()) or wait)
         await self._sleep(wait)
 
     async def text(self, url: str, what: str, *, missing_ok: bool = False) -> str | None:
         """A playlist; None for a 404 when `missing_ok` (the caller decides when to ask again)."""
-        why = ""
         for attempt in range(1, self.policy.attempts + 1):
             resp = await self._get(url)
             if isinstance(resp, httpx.Response):
@@ -90,18 +129,17 @@ class Fetcher:
                     return resp.text
                 if resp.status_code == 404 and missing_ok:
                     return None
-                why = f"HTTP {resp.status_code}"
-            else:
-                why = resp
             if attempt < self.policy.attempts:
-                await self._pause(attempt, resp if isinstance(resp, httpx.Response) else None)
-        raise MediaUnavailable(what, f"{why} after {self.policy.attempts} attempts")
+                await self._pause(what, failure_text(resp), attempt, resp, quick=False)
+        raise _gave_up(what, resp, failure_text(resp), self.policy.attempts)
 
     async def chunk(self, ref: ChunkRef) -> chunks.CleanChunk | None:
-        """The cleaned chunk, or None if X answers 404 to every attempt."""
+        """The cleaned chunk: whole, or cut short after every attempt (`complete` False: its
+        frames are kept, the rest is a gap); None when X answers 404 `MISSING_AFTER` times in
+        a row."""
         expected = chunks.frames_for(ref.duration) if ref.duration else None
         best: chunks.CleanChunk | None = None
-        why, all_404 = "", True
+        not_found, what = 0, f"chunk {ref.seq}"
         for attempt in range(1, self.policy.attempts + 1):
             resp = await self._get(ref.url)
             if isinstance(resp, httpx.Response) and resp.status_code == 200:
@@ -109,18 +147,23 @@ class Fetcher:
                 cleaned = chunks.clean(resp.content)
                 if cleaned.complete and cleaned.frames and expected in (None, cleaned.frames):
                     return cleaned
-                why, all_404 = f"{cleaned.frames} frames, expected {expected}", False
-                if cleaned.complete and (best is None or cleaned.frames > best.frames):
+                cut = "" if cleaned.complete else ", cut short"
+                why, not_found = f"{cleaned.frames} frames, expected {expected}{cut}", 0
+                if best is None or (cleaned.complete, cleaned.frames) > (
+                    best.complete,
+                    best.frames,
+                ):
                     best = cleaned
             else:
-                why = f"HTTP {resp.status_code}" if isinstance(resp, httpx.Response) else resp
-                all_404 = all_404 and isinstance(resp, httpx.Response) and resp.status_code == 404
+                why, not_found = failure_text(resp), not_found + 1 if _is_404(resp) else 0
+                last = attempt == self.policy.attempts
+                if best is None and not_found and (not_found >= MISSING_AFTER or last):
+                    return None
             if attempt < self.policy.attempts:
-                await self._pause(attempt, resp if isinstance(resp, httpx.Response) else None)
-        if best is not None:
-            # X's EXTINF and the frames disagree every time: keep what X serves, say so.
+                await self._pause(what, why, not_found or attempt, resp, quick=not_found > 0)
+        if best is not None and best.frames:
+            # Every answer held fewer frames than the EXTINF, or was cut short: keep what X
+            # serves and say so (the pool reports a cut-short chunk's tail as a gap).
             log.warning("chunk length differs from its EXTINF", seq=ref.seq, detail=why)
             return best
-        if all_404:
-            return None
-        raise MediaUnavailable(f"chunk {ref.seq}", f"{why} after {self.policy.attempts} attempts")
+        raise _gave_up(what, resp, why, self.policy.attempts)

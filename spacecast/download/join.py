@@ -2,8 +2,10 @@
 
 Joining is a byte stream of tag-free frames (x-spaces.md 2.6: the only joins that keep the
 duration right are a byte stream followed by a remux, or a concat of fully stripped chunks).
-Holes are planned first: a hole's length comes from the PTS of the chunks around it (exact to
-the frame), else from the EXTINF of the chunks X listed, so silence fills it exactly.
+Holes are planned first: a hole's length comes from the PTS of the chunks around it (to the
+nearest frame), else from the EXTINF of the chunks X listed, so silence fills it exactly. A
+chunk that X served cut short every time keeps its frames, and the rest of it (by its EXTINF)
+is a hole of its own, right after it.
 ffmpeg command lines are data, built by pure functions; nothing secret goes into them.
 """
 
@@ -15,6 +17,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from spacecast.download import chunks
 from spacecast.download.workdir import StoredChunk
@@ -27,6 +30,7 @@ class Gap:
     first: int  # first missing sequence number
     last: int  # last missing sequence number
     frames: int  # the audio the hole stands for
+    cut_short: bool = False  # the tail of chunk `first`, which X served cut short
 
     @property
     def seconds(self) -> float:
@@ -36,6 +40,11 @@ class Gap:
 Slot = int | Gap
 
 
+def tail_frames(chunk: StoredChunk) -> int:
+    """The frames missing from the end of a chunk X served cut short (by its EXTINF)."""
+    return max(0, chunks.frames_for(chunk.duration) - chunk.frames) if chunk.cut else 0
+
+
 def _gap_frames(
     seqs: range, before: StoredChunk | None, after: StoredChunk | None, listed: Mapping[int, float]
 ) -> int:
@@ -43,7 +52,7 @@ def _gap_frames(
         ticks = (after.pts - before.pts) % chunks.PTS_WRAP
         # The nearest frame: X's stamps run a little short of whole frames, and a floor would
         # lose a frame at every such hole.
-        frames = round(ticks / chunks.PTS_PER_FRAME) - before.frames
+        frames = round(ticks / chunks.PTS_PER_FRAME) - before.frames - tail_frames(before)
         if 0 < frames < 400 * len(seqs):  # a sane hole; anything else means the PTS jumped
             return frames
     if all(s in listed for s in seqs):
@@ -61,6 +70,8 @@ def plan(listed: Mapping[int, float], stored: Mapping[int, StoredChunk]) -> list
     while seq <= last:
         if seq in stored:
             slots.append(seq)
+            if tail := tail_frames(stored[seq]):
+                slots.append(Gap(seq, seq, tail, cut_short=True))
             seq += 1
             continue
         end = seq
@@ -81,6 +92,31 @@ def plan(listed: Mapping[int, float], stored: Mapping[int, StoredChunk]) -> list
         else s
         for s in slots
     ]
+
+
+def report(gaps: list[Gap]) -> list[dict[str, Any]]:
+    """Each gap as the summary and the logs show it."""
+    return [
+        {"from_seq": g.first, "to_seq": g.last, "seconds": round(g.seconds, 3)}
+        | ({"cut_short": True} if g.cut_short else {})
+        for g in gaps
+    ]
+
+
+def describe(gaps: list[Gap]) -> str:
+    """The gaps in a few words: "2 chunks missing (5-6); chunk 50 cut short by 1 frame (0.021
+    s); 3.0 s in all"."""
+    lost = [g for g in gaps if not g.cut_short]
+    parts = [
+        f"{sum(g.last - g.first + 1 for g in lost)} chunks missing "
+        f"({', '.join(f'{g.first}-{g.last}' for g in lost)})"
+    ] if lost else []  # fmt: skip
+    parts += [
+        f"chunk {g.first} cut short by {g.frames} frame{'s' * (g.frames != 1)} ({g.seconds:.3f} s)"
+        for g in gaps
+        if g.cut_short
+    ]
+    return "; ".join([*parts, f"{sum(g.seconds for g in gaps):.1f} s in all"])
 
 
 def silence_command() -> list[str]:

@@ -20,6 +20,7 @@ from typing import IO
 
 from spacecast.download import join
 from spacecast.download.workdir import WorkDir
+from spacecast.errors import ExitCode, UserError
 
 REMUX_NICENESS = 10
 
@@ -78,8 +79,13 @@ class Output:
         with contextlib.suppress(ConnectionError):
             await proc.stdin.wait_closed()
         _, stderr = await proc.communicate()
-        if proc.returncode != 0:
-            raise RemuxFailed(stderr.decode(errors="replace").strip())
+        said = stderr.decode(errors="replace").strip()
+        # ffmpeg exits 0 when the last write fails at close ("Error closing file ...: No space
+        # left on device"): what it says counts, not only its exit code.
+        if "No space left on device" in said or "Disk quota exceeded" in said:
+            raise UserError(f"no space left on device: {self.dst}", ExitCode.DISK_FULL)
+        if proc.returncode != 0 or "Error closing file" in said:
+            raise RemuxFailed(said)
 
     async def abort(self) -> None:
         if (proc := self._release()) is not None:

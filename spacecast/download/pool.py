@@ -32,7 +32,8 @@ class ChunkPool:
         self.concurrency = concurrency
         self.queue: asyncio.Queue[ChunkRef] = asyncio.Queue()
         self.scheduled: set[int] = set()
-        self.missing: dict[int, ChunkRef] = {}  # still 404 after every attempt
+        self.missing: dict[int, ChunkRef] = {}  # X answers 404 (for now)
+        self.reported: set[int] = set()  # missing chunks the progress display was told of
         self.fetched = 0
         self._error: BaseException | None = None
         self._failed = asyncio.Event()
@@ -53,15 +54,20 @@ class ChunkPool:
         if ref.seq in self.scheduled or self.work.has(ref.seq):
             return
         self.scheduled.add(ref.seq)
-        self.missing.pop(ref.seq, None)
         self.progress.add_total(1)
         self.queue.put_nowait(ref)
 
     def retry_missing(self, ref: ChunkRef) -> None:
         """Give a chunk that was missing another chance (a newer list names it again)."""
-        if ref.seq in self.missing:
-            self.scheduled.discard(ref.seq)
-            self.submit(ref)
+        if self.missing.pop(ref.seq, None) is not None:
+            self.queue.put_nowait(ref)
+
+    async def recheck_missing(self) -> None:
+        """Ask once more for every chunk still missing, once the rest are in: a 404 was
+        decided quickly, and this second round keeps a passing 404 from making a gap."""
+        for ref in list(self.missing.values()):
+            self.retry_missing(ref)
+        await self.drain()
 
     async def drain(self) -> None:
         """Wait until every submitted chunk is stored or known missing; re-raise a failure."""
@@ -88,13 +94,24 @@ class ChunkPool:
                 self.queue.task_done()
 
     async def _one(self, ref: ChunkRef) -> None:
+        again = ref.seq in self.reported
         cleaned = await self.fetcher.chunk(ref)
         if cleaned is None:
             self.missing[ref.seq] = ref
-            self.progress.advance(0)
+            if not again:
+                self.reported.add(ref.seq)
+                self.progress.missing(ref.seq)
+                self.progress.advance(0)  # done with, for now
             return
-        stored = StoredChunk(ref.seq, cleaned.frames, cleaned.pts, ref.duration, len(cleaned.audio))
+        stored = StoredChunk(
+            ref.seq, cleaned.frames, cleaned.pts, ref.duration, len(cleaned.audio),
+            cut=not cleaned.complete,
+        )  # fmt: skip
         self.work.put(stored, cleaned.audio)
         self.on_stored()
         self.fetched += 1
-        self.progress.advance(len(cleaned.audio))
+        if again:
+            self.reported.discard(ref.seq)
+            self.progress.recovered(ref.seq, len(cleaned.audio))
+        else:
+            self.progress.advance(len(cleaned.audio))

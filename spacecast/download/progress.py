@@ -1,4 +1,6 @@
-"""Progress: a bar on a terminal (chunks, bytes, rate, ETA), log lines otherwise, or nothing."""
+"""Progress: a bar on a terminal (chunks, bytes, rate, ETA, retries, missing chunks), log lines
+otherwise, or nothing. Retries and missing chunks are logged as they happen, whatever the kind:
+a run that is waiting on X says so."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ class Progress(Protocol):
     def add_total(self, chunks: int) -> None: ...
     def advance(self, nbytes: int) -> None: ...
     def status(self, text: str) -> None: ...
+    def retry(self, what: str, why: str) -> None: ...
+    def missing(self, seq: int) -> None: ...
+    def recovered(self, seq: int, nbytes: int) -> None: ...
     def close(self) -> None: ...
 
 
@@ -35,7 +40,8 @@ class Counter:
     """What every progress display counts."""
 
     def __init__(self) -> None:
-        self.total = self.done = self.bytes = 0
+        self.total = self.done = self.bytes = self.retries = 0
+        self.gone: set[int] = set()  # chunks missing for now
         self.started = time.monotonic()
 
     def rate(self) -> float:
@@ -52,6 +58,24 @@ class NoProgress(Counter):
 
     def status(self, text: str) -> None:
         log.info("stage", stage=text)
+
+    def retry(self, what: str, why: str) -> None:
+        self.retries += 1
+        log.info("retrying", what=what, why=why)
+
+    def missing(self, seq: int) -> None:
+        self.gone.add(seq)
+        log.warning("chunk missing: X answers 404", seq=seq, missing=len(self.gone))
+
+    def recovered(self, seq: int, nbytes: int) -> None:
+        self.gone.discard(seq)
+        self.bytes += nbytes
+        log.info("chunk found after all", seq=seq, missing=len(self.gone))
+
+    def trouble(self) -> str:
+        """Retries and missing chunks so far, for a display ("" while there are none)."""
+        parts = [f"{self.retries} retries"] if self.retries else []
+        return "  ".join(parts + ([f"{len(self.gone)} missing"] if self.gone else []))
 
     def close(self) -> None:
         pass
@@ -97,7 +121,24 @@ class BarProgress(NoProgress):
 
     def advance(self, nbytes: int) -> None:
         super().advance(nbytes)
+        self._show()
+
+    def retry(self, what: str, why: str) -> None:
+        super().retry(what, why)
+        self._show()
+
+    def missing(self, seq: int) -> None:
+        super().missing(seq)
+        self._show()
+
+    def recovered(self, seq: int, nbytes: int) -> None:
+        super().recovered(seq, nbytes)
+        self._show()
+
+    def _show(self) -> None:
         transfer = f"{human_bytes(self.bytes)} at {human_bytes(self.rate())}/s"
+        if trouble := self.trouble():
+            transfer += f"  {trouble}"
         self._bar.update(self._task, completed=self.done, transfer=transfer)
 
     def status(self, text: str) -> None:

@@ -4,7 +4,6 @@ tag, verify, then move the file into place atomically."""
 from __future__ import annotations
 
 import errno
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,8 +12,8 @@ from typing import Any
 import httpx
 
 from spacecast.backoff import RetryPolicy
-from spacecast.download import join, tags, verify
-from spacecast.download.fetch import Fetcher
+from spacecast.download import join, naming, tags, verify
+from spacecast.download.fetch import Fetcher, MediaUnavailable, failure_text
 from spacecast.download.live import LiveRecorder
 from spacecast.download.output import Joiner
 from spacecast.download.pool import ChunkPool
@@ -29,10 +28,9 @@ from spacecast.settings import XSettings
 from spacecast.x import connect
 from spacecast.x.api import XClient
 from spacecast.x.auth import load_cookies
-from spacecast.x.models import SpaceMetadata
+from spacecast.x.errors import from_transport
 
 log = get_logger("spacecast.download")
-UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]+')
 
 
 @dataclass
@@ -58,28 +56,16 @@ class Summary:
         return asdict(self)
 
 
-def _safe(text: str) -> str:
-    return UNSAFE.sub("_", text).strip(" .")[:120] or "_"
+class GapsRefused(UserError):
+    """Audio missing under `--gaps fail`; the gaps go into the failure's JSON line too."""
 
-
-def output_path(template: str, meta: SpaceMetadata, fmt: str) -> Path:
-    """The output file: a template, a directory (default name inside), or a plain path."""
-    started = meta.started_at or meta.scheduled_start or meta.created_at
-    fields = {
-        "id": meta.id,
-        "title": _safe(meta.display_title),
-        "host": _safe(meta.host.screen_name or "unknown"),
-        "host_name": _safe(meta.host.name or meta.host.screen_name or "unknown"),
-        "date": f"{started:%Y-%m-%d}" if started else "undated",
-        "ext": fmt,
-    }
-    path = Path(template).expanduser()
-    if path.is_dir():
-        path = path / DownloadSettings.model_fields["output"].default
-    try:
-        return Path(str(path).format(**fields))
-    except (KeyError, IndexError, ValueError) as exc:
-        raise UserError(f"bad output template {template!r}: {exc}") from None
+    def __init__(self, gaps: list[join.Gap], work_dir: Path) -> None:
+        super().__init__(
+            f"{join.describe(gaps)}; rerun with --gaps silence or --gaps skip (the other "
+            f"chunks are kept in {work_dir})",
+            ExitCode.MISSING_CHUNKS,
+        )
+        self.gaps = join.report(gaps)
 
 
 def _path(text: str) -> Path:
@@ -89,8 +75,10 @@ def _path(text: str) -> Path:
 async def download(space: str, settings: DownloadSettings, x: XSettings) -> Summary:
     try:
         return await _download(space, settings, x)
+    except httpx.TransportError as exc:  # an API call (media requests have their own retries)
+        raise from_transport(exc) or MediaUnavailable("X's API", failure_text(exc)) from None
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             where = exc.filename or "the work directory or output"
             raise UserError(f"no space left on device: {where}", ExitCode.DISK_FULL) from None
         raise
@@ -98,6 +86,7 @@ async def download(space: str, settings: DownloadSettings, x: XSettings) -> Summ
 
 async def _download(space: str, settings: DownloadSettings, x: XSettings) -> Summary:
     started = time.monotonic()
+    naming.check_template(settings.output)  # before any request: a typo costs nothing
     space_id = connect.space_id(space, x)
     cookies = load_cookies(_path(settings.cookies)) if settings.cookies else None
     pool = settings.concurrency + 2  # chunk workers, plus a playlist and an API call
@@ -106,7 +95,8 @@ async def _download(space: str, settings: DownloadSettings, x: XSettings) -> Sum
             http, x, cookies, rate_limit_budget_s=settings.rate_limit_budget_s
         )
         plan = await resolve(client, space_id, settings.wait, settings.wait_poll_s)
-        target = output_path(settings.output, plan.meta, settings.format)
+        default = DownloadSettings.model_fields["output"].default
+        target = naming.output_path(settings.output, plan.meta, settings.format, default)
         if target.exists() and not settings.overwrite:
             raise UserError(f"{target} exists (use --overwrite)", ExitCode.OUTPUT_EXISTS)
         log.info("downloading", space=space_id, live=plan.live, output=str(target))
@@ -150,9 +140,8 @@ async def _record(
     settings: DownloadSettings,
 ) -> Summary:
     progress = make_progress(settings.progress)
-    fetcher = Fetcher(
-        http, RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s)
-    )
+    policy = RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s)
+    fetcher = Fetcher(http, policy, on_retry=progress.retry)
     disconnects = 0
     try:
         pool = ChunkPool(fetcher, work, settings.concurrency, progress, joiner.stored)
@@ -171,6 +160,7 @@ async def _record(
             await joiner.begin(min([*listed, *work.stored], default=0))
             progress.status("download")
             await pool.drain()
+            await pool.recheck_missing()
     finally:
         progress.close()
     summary = await write(plan, work, listed, joiner, settings)
@@ -190,21 +180,13 @@ async def write(
     slots = join.plan(listed, work.stored)
     gaps = [s for s in slots if isinstance(s, join.Gap)]
     if gaps:
-        report = [
-            {"from_seq": g.first, "to_seq": g.last, "seconds": round(g.seconds, 3)} for g in gaps
-        ]
-        log.warning("chunks missing", gaps=report, policy=settings.gaps)
+        log.warning("audio missing", gaps=join.report(gaps), policy=settings.gaps)
         if settings.gaps == "fail":
-            raise UserError(
-                f"{sum(g.last - g.first + 1 for g in gaps)} chunks missing "
-                f"({', '.join(f'{g.first}-{g.last}' for g in gaps)}; "
-                f"{sum(g.seconds for g in gaps):.1f} s); rerun with --gaps silence or --gaps skip "
-                f"(chunks kept in {work.path})",
-                ExitCode.MISSING_CHUNKS,
-            )
+            raise GapsRefused(gaps, work.path)
     fill = settings.gaps == "silence"
     stored = [work.stored[s] for s in slots if isinstance(s, int)]
-    expected = sum(c.duration for c in stored) + (sum(g.seconds for g in gaps) if fill else 0)
+    frames = sum(c.frames for c in stored) + (sum(g.frames for g in gaps) if fill else 0)
+    expected = frames * join.FRAME_S
     await joiner.finish(slots, fill)
     if settings.format == "m4a":
         tags.write_tags(joiner.dst, plan.meta)
@@ -225,7 +207,5 @@ async def write(
         chunks_reused=work.reused,
         bytes=0,
         gap_policy=settings.gaps,
-        gaps=[
-            {"from_seq": g.first, "to_seq": g.last, "seconds": round(g.seconds, 3)} for g in gaps
-        ],
+        gaps=join.report(gaps),
     )

@@ -6,21 +6,34 @@ Layout under `<root>/<space id>/`:
                    after its bytes are flushed; a chunk counts as stored only if its line is
                    whole and its bytes are in the data file, so a kill at any moment costs at
                    most the chunks in flight (bytes without a line are dead weight, never read)
+  lock             held (flock) by the one download using the directory, with its pid inside;
+                   the kernel lets go when that process dies, even by kill -9
 One data file, not a file per chunk: creating and renaming thousands of small files costs more
 than fetching them on a busy disk. Nothing of the Space is held in memory beyond this index.
+
+A rerun trusts nothing it has not checked: each manifest entry it reuses must point at bytes
+that are exactly its frames, back to back. Entries that do not (a disk that lost a write, two
+downloads that shared the directory before it was locked) are dropped, fetched again, and the
+manifest is written anew without them, so no work directory stays broken.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import glob
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
+
+from spacecast.download.chunks import frame_end
+from spacecast.errors import ExitCode, UserError
 
 
 @dataclass(frozen=True)
@@ -31,12 +44,31 @@ class StoredChunk:
     duration: float  # EXTINF from the playlist that named the chunk
     bytes: int
     offset: int = 0  # where its bytes start in chunks.dat
+    cut: bool = False  # X served it cut short every time: its tail is a gap (join.tail_frames)
+
+
+class WorkDirBusy(UserError):
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(
+            f"another download ({holder}) is using the work directory {path}; wait for it to "
+            "end, or stop it",
+            ExitCode.WORK_DIR_BUSY,
+        )
 
 
 class WorkDir:
     def __init__(self, root: Path, space_id: str) -> None:
         self.path = root / space_id
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock(self.path / "lock")
+        except OSError as exc:  # a file where the directory should be, no write permission
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise UserError(
+                f"cannot use the work directory {self.path}: {exc.strerror or exc}",
+                ExitCode.PATH_UNUSABLE,
+            ) from None
         self.data_path = self.path / "chunks.dat"
         self.manifest_path = self.path / "manifest.jsonl"
         self._data: IO[bytes] = self.data_path.open("ab")
@@ -46,18 +78,23 @@ class WorkDir:
         self._reader: IO[bytes] | None = None
 
     def _load(self) -> dict[int, StoredChunk]:
-        stored: dict[int, StoredChunk] = {}
         if not self.manifest_path.exists():
-            return stored
-        size = self.data_path.stat().st_size
-        for line in self.manifest_path.read_text(encoding="utf-8").splitlines():
-            try:
-                chunk = StoredChunk(**json.loads(line))
-            except (ValueError, TypeError):
-                continue  # a line cut short by a kill
-            if chunk.offset + chunk.bytes <= size:
-                stored[chunk.seq] = chunk
+            return {}
+        lines = self.manifest_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        entries = [entry for line in lines if (entry := _entry(line)) is not None]
+        stored: dict[int, StoredChunk] = {}
+        with self.data_path.open("rb") as data:
+            for chunk in reversed(entries):  # the last line that holds up wins
+                if chunk.seq not in stored and _holds(data, chunk):
+                    stored[chunk.seq] = chunk
+        if len(stored) != len(lines):  # dropped, repeated or unreadable lines: write it anew
+            self._rewrite(sorted(stored.values(), key=lambda c: c.seq))
         return stored
+
+    def _rewrite(self, chunks: Iterable[StoredChunk]) -> None:
+        fresh = self.manifest_path.with_suffix(".tmp")
+        fresh.write_text("".join(_line(c) for c in chunks), encoding="utf-8")
+        fresh.replace(self.manifest_path)
 
     def has(self, seq: int) -> bool:
         return seq in self.stored
@@ -67,7 +104,7 @@ class WorkDir:
         self._data.write(audio)
         self._data.flush()
         chunk = replace(chunk, offset=offset, bytes=len(audio))
-        self._manifest.write(json.dumps(vars(chunk), separators=(",", ":")) + "\n")
+        self._manifest.write(_line(chunk))
         self._manifest.flush()
         self.stored[chunk.seq] = chunk
 
@@ -79,13 +116,56 @@ class WorkDir:
         return self._reader.read(chunk.bytes)
 
     def close(self) -> None:
-        for handle in (self._data, self._manifest, self._reader):
+        for handle in (self._data, self._manifest, self._reader, self._lock):
             if handle is not None:
                 handle.close()
 
     def remove(self) -> None:
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _entry(line: str) -> StoredChunk | None:
+    """A manifest line's chunk; None for a line cut short by a kill, or not ours."""
+    try:
+        chunk = StoredChunk(**json.loads(line))
+    except (ValueError, TypeError):
+        return None
+    numbers = (chunk.seq, chunk.frames, chunk.offset, chunk.bytes)
+    return chunk if all(type(n) is int for n in numbers) else None
+
+
+def _line(chunk: StoredChunk) -> str:
+    return json.dumps(vars(chunk), separators=(",", ":")) + "\n"
+
+
+def _holds(data: IO[bytes], chunk: StoredChunk) -> bool:
+    """Whether the data file holds exactly `chunk.frames` ADTS frames at the chunk's place."""
+    if chunk.offset < 0 or chunk.bytes <= 0:
+        return False
+    data.seek(chunk.offset)
+    audio = data.read(chunk.bytes)
+    pos, frames = 0, 0
+    while pos < len(audio) and audio[pos] == 0xFF and (end := frame_end(audio, pos)) is not None:
+        pos, frames = end, frames + 1
+    return len(audio) == chunk.bytes and pos == chunk.bytes and frames == chunk.frames
+
+
+def _lock(path: Path) -> IO[str]:
+    """Hold the directory's lock for this process, or say who holds it (WorkDirBusy)."""
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read(32).strip()
+        handle.close()
+        who = f"pid {holder}" if holder.isdigit() else "pid unknown"
+        raise WorkDirBusy(path.parent, who) from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def _alive(pid: int) -> bool:
@@ -106,15 +186,41 @@ def remove_stale_parts(target: Path) -> None:
             part.unlink(missing_ok=True)
 
 
+def check_replaceable(target: Path) -> None:
+    """Only a regular file is ever replaced: a device (`-o /dev/null --overwrite` as root would
+    swap /dev/null for a file), a directory, a FIFO or a symlink is refused in one line."""
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise UserError(
+            f"{target} is not a regular file: only regular files are replaced; choose another -o",
+            ExitCode.PATH_UNUSABLE,
+        )
+
+
 @contextlib.contextmanager
 def atomic_target(target: Path) -> Iterator[Path]:
     """A temporary path beside `target` (the file is written there while the chunks arrive),
-    renamed onto it only if the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(target)
+    renamed onto it only if the block succeeds. The place is tried first: a read-only file
+    system or a directory that takes no files (/proc) is one line before any work, not after."""
     part = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        check_replaceable(target)
+        remove_stale_parts(target)
+        part.open("wb").close()
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise UserError(
+            f"cannot write {exc.filename or target}: {exc.strerror or exc}",
+            ExitCode.PATH_UNUSABLE,
+        ) from None
+    try:
         yield part
+        check_replaceable(target)  # again: it may have changed during the download
         part.replace(target)
     finally:
         part.unlink(missing_ok=True)

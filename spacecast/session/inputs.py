@@ -8,9 +8,9 @@ destination, projected from its Secret as `destinations/0`, `destinations/1`, ..
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 
+from spacecast import cafile
 from spacecast.errors import ExitCode, UserError
 from spacecast.session.rtmp import RtmpUrl
 
@@ -62,8 +62,6 @@ def check_ca_file(path: str | None) -> None:
     if not path:
         return
     try:
-        ssl.create_default_context().load_verify_locations(path)
-    except ssl.SSLError:  # before OSError, which it is a kind of
-        raise _bad(f"--rtmps-ca-file {path}: not a PEM certificate") from None
-    except OSError as exc:
-        raise _bad(f"--rtmps-ca-file {path}: {exc.strerror or type(exc).__name__}") from None
+        cafile.read(path)
+    except cafile.CaFileError as exc:
+        raise _bad(f"--rtmps-ca-file {path}: {exc}") from None

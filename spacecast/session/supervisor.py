@@ -36,6 +36,7 @@ from spacecast.session.rescue import Rescue, should_engage
 from spacecast.session.settings import SessionSettings
 from spacecast.session.xclient import SpaceWatch
 from spacecast.settings import XSettings
+from spacecast.x.errors import from_transport
 
 log = get_logger("session")
 TICK_S = 1.0
@@ -84,9 +85,13 @@ class Session:
             log.error("session failed", error=exc.message, code=exc.code)
             return self._summary("failed", exc.code, exc.message)
         except (httpx.HTTPError, OSError) as exc:  # X or a local service out of reach
-            message = f"cannot reach a service the session needs: {exc or type(exc).__name__}"
-            log.error("session failed", error=message, code=ExitCode.UNAVAILABLE)
-            return self._summary("failed", ExitCode.UNAVAILABLE, message)
+            known = from_transport(exc) if isinstance(exc, httpx.TransportError) else None
+            code = known.code if known else ExitCode.UNAVAILABLE
+            message = known.message if known else (
+                f"cannot reach a service the session needs: {exc or type(exc).__name__}"
+            )  # fmt: skip
+            log.error("session failed", error=message, code=code)
+            return self._summary("failed", code, message)
         except Exception as exc:  # a bug: still end with a summary and a clean teardown
             log.exception("session crashed")
             # The type only: an exception's text may quote what it was reading (a secret file).

@@ -35,6 +35,7 @@ WANTED = ("auth_token", "ct0")
 # token with it) into logs and the termination message.
 COOKIE_OCTETS = frozenset(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '",;\\')
 MAX_COOKIE = 4096
+MAX_COOKIE_FILE = 1 << 20  # a browser's whole cookie export is far smaller; /dev/zero is not
 # twspace-crawler's choice: reuse a guest token for 30 minutes, refresh early when X says so.
 GUEST_TOKEN_MAX_AGE_S = 1800.0
 
@@ -70,13 +71,13 @@ def _from_json(data: Any) -> dict[str, str]:
     """A {name: value} object, or a list of {"name", "value", ...} (browser extensions)."""
     if isinstance(data, dict) and isinstance(data.get("cookies"), list):
         data = data["cookies"]
-    if isinstance(data, dict):
-        return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
+    if isinstance(data, dict):  # values that are not strings (null, numbers) are no cookies
+        return {str(k): v for k, v in data.items() if isinstance(v, str)}
     if isinstance(data, list):
         return {
-            str(c["name"]): str(c["value"])
+            str(c["name"]): c["value"]
             for c in data
-            if isinstance(c, dict) and "name" in c and "value" in c
+            if isinstance(c, dict) and "name" in c and isinstance(c.get("value"), str)
         }
     return {}
 
@@ -84,9 +85,15 @@ def _from_json(data: Any) -> dict[str, str]:
 def load_cookies(path: Path) -> Cookies:
     """Read `auth_token` and `ct0` from a Netscape cookies.txt or a JSON export."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadCookies(path, exc.__class__.__name__) from None
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_COOKIE_FILE + 1)
+        text = raw.decode("utf-8-sig")
+    except OSError as exc:
+        raise BadCookies(path, exc.strerror or exc.__class__.__name__) from None
+    except UnicodeDecodeError:
+        raise BadCookies(path, "not UTF-8 text") from None
+    if len(raw) > MAX_COOKIE_FILE:
+        raise BadCookies(path, f"over {MAX_COOKIE_FILE >> 20} MiB: not a cookie file")
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:

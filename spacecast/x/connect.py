@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from spacecast.errors import UserError
+from spacecast import cafile
 from spacecast.settings import XSettings
 from spacecast.x.api import XClient
 from spacecast.x.auth import Auth, Cookies
+from spacecast.x.errors import BadCaFile
 from spacecast.x.ids import parse_space_id
 from spacecast.x.transport import AsyncioTransport
 
@@ -26,10 +27,9 @@ def http_client(
     verify = ssl.create_default_context()
     if x.x_ca_file:
         try:
-            verify.load_verify_locations(cafile=x.x_ca_file)
-        except OSError as exc:  # missing, unreadable, or not PEM certificates (ssl.SSLError)
-            reason = exc.strerror or exc.__class__.__name__
-            raise UserError(f"cannot use --x-ca-file {x.x_ca_file}: {reason}") from None
+            verify.load_verify_locations(cadata=cafile.read(x.x_ca_file))
+        except cafile.CaFileError as exc:
+            raise BadCaFile(x.x_ca_file, str(exc)) from None
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
         transport=AsyncioTransport(verify, limits, http2=True),

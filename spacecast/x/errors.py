@@ -3,6 +3,12 @@ one line and exits with the failure's own code; callers that can recover catch t
 
 from __future__ import annotations
 
+import os
+import socket
+import ssl
+
+import httpx
+
 from spacecast.errors import ExitCode, UserError
 
 
@@ -54,3 +60,64 @@ class XHttpError(XError):
     def __init__(self, what: str, status: int, body: str) -> None:
         super().__init__(f"{what}: HTTP {status}: {body[:200]}", ExitCode.MEDIA_UNAVAILABLE)
         self.status = status
+
+
+class Unreachable(XError):
+    def __init__(self, host: str, why: str) -> None:
+        super().__init__(
+            f"cannot connect to {host}: {why}; check the network, a proxy, and "
+            "--x-base-url/--x-api-base-url",
+            ExitCode.X_UNREACHABLE,
+        )
+
+
+class TlsUntrusted(XError):
+    def __init__(self, host: str, why: str) -> None:
+        super().__init__(
+            f"the TLS certificate of {host} does not verify ({why}); if a private CA signs "
+            "it, give that CA with --x-ca-file",
+            ExitCode.TLS_UNTRUSTED,
+        )
+
+
+class BadCaFile(XError):
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(
+            f"cannot use --x-ca-file {path}: {why}; give a PEM file of CA certificates",
+            ExitCode.BAD_CA_FILE,
+        )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return seen
+
+
+def _host(exc: httpx.TransportError) -> str:
+    try:
+        url = exc.request.url
+    except RuntimeError:  # raised outside a request: no URL to name
+        return "X"
+    return f"{url.host}:{url.port}" if url.port else url.host
+
+
+def from_transport(exc: httpx.TransportError) -> XError | None:
+    """The one line for a connection that failed to be made or to be trusted; None for a
+    failure of an established connection (a reset, a timeout mid-body: worth retrying). The
+    text names the host and the cause, never a header (httpx's errors quote none)."""
+    causes = _causes(exc)
+    if verify := next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None):
+        return TlsUntrusted(_host(exc), verify.verify_message or "certificate verify failed")
+    if tls := next((c for c in causes if isinstance(c, ssl.SSLError)), None):
+        return TlsUntrusted(_host(exc), tls.reason or "TLS handshake failed")
+    if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return None
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return Unreachable(_host(exc), "no such host")
+    if isinstance(exc, httpx.ConnectTimeout) or any(isinstance(c, TimeoutError) for c in causes):
+        return Unreachable(_host(exc), "timed out")
+    errnos = [c.errno for c in causes if isinstance(c, OSError) and c.errno]
+    return Unreachable(_host(exc), os.strerror(errnos[0]).lower() if errnos else "no connection")

@@ -24,7 +24,10 @@ def one_line_error(result: Result, code: int, tmp_path: Path, text: str = "") ->
     assert result.code == code, result.err
     last = result.err.strip().splitlines()[-1]
     assert last.startswith("spacecast download: error: ") and text in last
-    assert "Traceback" not in result.err and result.out == ""
+    assert "Traceback" not in result.err
+    # --json: the failure's own one-line summary on stdout, for scripts.
+    failed = result.summary
+    assert failed["exit_code"] == code and failed["error"] in last and text in failed["error"]
     out = tmp_path / "out"
     assert not out.exists() or not list(out.iterdir())
 

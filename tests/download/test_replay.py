@@ -86,8 +86,11 @@ def test_missing_chunks_policy(make_sim: MakeSim, download: Download, policy: st
                  if i in holes)  # fmt: skip
     if policy == "fail":
         assert result.code == ExitCode.MISSING_CHUNKS
-        assert "5-6, 20-20" in result.err
-        assert result.out == ""
+        assert "3 chunks missing (5-6, 20-20)" in result.err
+        failed = result.summary  # --json: the failure's line names the gaps and the chunks kept
+        assert [(g["from_seq"], g["to_seq"]) for g in failed["gaps"]] == [(5, 6), (20, 20)]
+        assert failed["exit_code"] == ExitCode.MISSING_CHUNKS
+        assert Path(failed["work_dir"], "manifest.jsonl").stat().st_size > 0
         return
     assert result.code == 0, result.err
     out = Path(result.summary["output"])

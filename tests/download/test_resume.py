@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from simulator.server import Simulator
+from spacecast.errors import ExitCode
 from tests.simulator.conftest import MakeSim
 from tests.wait import wait_for
 
@@ -70,8 +72,12 @@ def test_resume_after_kill(
     assert [p.name for p in out.iterdir()] == ["1EndedReplay1.m4a"]  # the killed run's part too
 
 
-def test_ctrl_c_exits_130_and_keeps_the_chunks(make_sim: MakeSim, tmp_path: Path) -> None:
-    """SIGINT to the whole process group, as a terminal sends it: ffmpeg gets it too."""
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupt_exits_130_and_keeps_the_chunks(
+    make_sim: MakeSim, tmp_path: Path, how: str
+) -> None:
+    """Ctrl-C: SIGINT to the whole process group, as a terminal sends it (ffmpeg gets it too).
+    SIGTERM: to the process alone, as a service manager or `kill` sends it."""
     sim = make_sim(space=[SPACE], final_list_404_s=0, throttle_kbps=150)
     out = tmp_path / "out"
     proc = start_download(
@@ -79,7 +85,10 @@ def test_ctrl_c_exits_130_and_keeps_the_chunks(make_sim: MakeSim, tmp_path: Path
     )
     try:
         wait_for("10 chunks stored", lambda: stored(tmp_path) >= 10, every=0.05)
-        os.killpg(proc.pid, signal.SIGINT)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -88,3 +97,51 @@ def test_ctrl_c_exits_130_and_keeps_the_chunks(make_sim: MakeSim, tmp_path: Path
     assert b"Traceback" not in err and b"remux" not in err
     assert not out.exists() or not list(out.iterdir())  # the part file went with the interrupt
     assert stored(tmp_path) >= 10  # kept for the next run
+
+
+def test_a_second_download_of_the_same_space_is_refused_while_the_first_runs(
+    make_sim: MakeSim, download: Download, tmp_path: Path
+) -> None:
+    sim = make_sim(space=[SPACE], final_list_404_s=0, throttle_kbps=150)
+    first = start_download(sim, tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for("5 chunks stored", lambda: stored(tmp_path) >= 5, every=0.05)
+        second = download(sim, "1EndedReplay1")
+        assert second.code == ExitCode.WORK_DIR_BUSY
+        assert f"(pid {first.pid})" in second.err.strip().splitlines()[-1]
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    # The holder died by kill -9: the kernel let go of its lock, and a rerun finishes the job.
+    sim.sim.settings.throttle_kbps = 0
+    result = download(sim, "1EndedReplay1")
+    assert result.code == 0, result.err
+    count = len(final_list(sim, "1EndedReplay1").segments)
+    assert adts_of(Path(result.summary["output"])) == truth(sim, "1EndedReplay1", 0, count)
+
+
+def test_a_broken_manifest_heals_on_rerun(
+    make_sim: MakeSim, download: Download, tmp_path: Path
+) -> None:
+    """What two unlocked runs once left behind: repeated lines, and lines pointing at bytes
+    that are not the chunk's frames. A rerun drops them, fetches those chunks again, and
+    writes the manifest anew."""
+    sim = make_sim(space=[SPACE], final_list_404_s=0)
+    assert download(sim, "1EndedReplay1", "--keep-work", "--format", "aac").code == 0
+    manifest = tmp_path / "work" / "1EndedReplay1" / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    entries[3]["offset"] += 7  # into the middle of a frame
+    entries[5]["bytes"] -= 1  # one byte short of its last frame
+    entries[8]["frames"] += 1  # claims a frame it does not have
+    broken = [json.dumps(e) for e in entries] + lines[10:12] + ["{cut short"]
+    manifest.write_text("\n".join(broken) + "\n")
+    (tmp_path / "out" / "1EndedReplay1.aac").unlink()
+
+    result = download(sim, "1EndedReplay1", "--keep-work", "--format", "aac")
+    assert result.code == 0, result.err
+    count = len(final_list(sim, "1EndedReplay1").segments)
+    assert Path(result.summary["output"]).read_bytes() == truth(sim, "1EndedReplay1", 0, count)
+    assert result.summary["chunks_fetched"] == 3  # the three bad entries, nothing else
+    healed = manifest.read_text().splitlines()
+    assert len(healed) == count and len({json.loads(line)["seq"] for line in healed}) == count

@@ -69,7 +69,7 @@ def test_bad_environment(tmp_path: Path) -> None:
     assert "SPACECAST_LOG_LEVEL" in one_error_line(result)
     assert summary_of(tmp_path / "summary.json").space_id == "1AAAAAAAAAAAA"
     result = session(*common, "--metrics-port", "0", "--x-ca-file", str(tmp_path / "missing.pem"))
-    assert result.returncode == 2 and "x-ca-file" in one_error_line(result)
+    assert result.returncode == 24 and "x-ca-file" in one_error_line(result)
 
 
 def test_a_destinations_file_that_is_not_text_is_named_not_quoted(tmp_path: Path) -> None:
@@ -140,13 +140,16 @@ def test_unreadable_cookies(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "says"), [(None, "No such file"), ("not a certificate", "not a PEM certificate")]
+    ("content", "says"),
+    [(None, "no such file"), ("not a certificate", "no PEM certificate"), ("/dev/zero", "regular")],
 )
 def test_a_bad_rtmps_ca_file_is_one_line(tmp_path: Path, content: str | None, says: str) -> None:
     destinations = tmp_path / "destinations"
     destinations.write_text("rtmps://ingest.example/app/KEY\n")
     ca = tmp_path / "ca.pem"
-    if content is not None:
+    if content == "/dev/zero":
+        ca = Path(content)  # read forever, unless it is refused for not being a file
+    elif content is not None:
         ca.write_text(content)
     log = tmp_path / "s.json"
     result = session("--space", "1AAAAAAAAAAAA", "--destinations-file", str(destinations),

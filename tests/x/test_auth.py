@@ -41,19 +41,28 @@ def test_json_cookies(tmp_path: Path, data: object) -> None:
 @pytest.mark.parametrize(
     ("content", "why"),
     [
-        (None, "FileNotFoundError"),
+        (None, "No such file or directory"),
         ("{not json", "not valid JSON"),
+        ("/dev/zero", "over 1 MiB: not a cookie file"),
+        ('{"auth_token": null, "ct0": 7}', "missing auth_token and ct0"),
+        (
+            '[{"name": "auth_token", "value": null}, {"name": "ct0", "value": "c"}]',
+            "missing auth_token",
+        ),
         ('{"ct0": "x"}', "missing auth_token"),
         ("", "missing auth_token and ct0"),
     ],
 )
 def test_bad_cookie_files(tmp_path: Path, content: str | None, why: str) -> None:
     path = tmp_path / "c.txt"
-    if content is not None:
+    if content == "/dev/zero":
+        path = Path(content)  # unbounded: refused after a megabyte, not read forever
+    elif content is not None:
         path.write_text(content)
     with pytest.raises(BadCookies) as err:
         load_cookies(path)
     assert why in err.value.message and err.value.code == ExitCode.BAD_COOKIES
+    assert "None" not in err.value.message.replace(str(path), "")
 
 
 @pytest.mark.parametrize(
