@@ -9,7 +9,9 @@ latency 20 ms and 100 ms; every tool downloads it in turn, in one run:
   away, with nothing else done: the floor that the simulator and the latency set.
 Reported: wall time, CPU time and peak RSS of each tool's whole process tree, each peer's wall
 time as a multiple of spacecast's, the ideal time (chunks x latency / concurrency), and how far
-each file's duration is from the playlist's. Then spacecast's peak RSS on a 10,000-chunk Space.
+each file's duration is from the playlist's. Then the same hour with 3 listed chunks that X
+answers 404 for (spacecast, `--gaps silence`: the target is 1.5x the hour with none), and
+spacecast's peak RSS on a 10,000-chunk Space.
 
     uv run python -m bench.download            (or: make bench-download)
 """
@@ -47,6 +49,7 @@ YTDLP_FRAGMENTS = 16  # yt-dlp's -N, as the issue gives it
 # Seconds-long runs, repeated: a shared 2-core VM's speed drifts by a quarter from minute to
 # minute. twspace-dl and yt-dlp wait on the network for most of their run and vary less.
 QUICK = ("bare fetch", "spacecast")
+LOST = ("100", "600", "1150")  # listed, but answered 404: early, middle, near the end
 
 
 @dataclass
@@ -66,7 +69,7 @@ class Row:
 class Sim:
     """`spacecast simulate` in a process of its own, so its CPU is not counted for any tool."""
 
-    def __init__(self, latency_ms: int, state: Path) -> None:
+    def __init__(self, latency_ms: int, state: Path, *faults: str) -> None:
         self.port = free_port()
         self.url = f"https://localhost:{self.port}"
         self.ca = str(state / "ca.pem")
@@ -75,7 +78,7 @@ class Sim:
             "--https-port", str(self.port), "--http-port", str(free_port()),
             "--state-dir", str(state), "--latency-ms", str(latency_ms), "--final-list-404-s", "0",
             "--space", f"id={HOUR_ID},start=-7200,duration=3600,title=Bench hour",
-            "--space", f"id={LONG_ID},start=-40000,duration=30000,title=Bench long",
+            "--space", f"id={LONG_ID},start=-40000,duration=30000,title=Bench long", *faults,
         ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
@@ -165,8 +168,10 @@ def measure(
 ) -> Row:
     out = Path(tempfile.mkdtemp(prefix=f"{tool}-", dir=tmp))
     cmd, env, cwd = commands(sim, space_id, out, envs, netscape_cookies(tmp))[tool]
+    raw = "--format" in extra
     if extra:
         cmd = [*cmd[:-2], *extra, *cmd[-2:]] if tool == "spacecast" else cmd
+    if raw:
         cmd = [c.replace("spacecast.m4a", "spacecast.aac") for c in cmd]
     usage: Usage = run(cmd, env, cwd, out / "log.txt")
     _, _, listing = sim.lists(space_id)
@@ -176,7 +181,7 @@ def measure(
     note = "no file" if tool == "bare fetch" and not note else note
     try:
         # Raw ADTS has no duration field (ffprobe guesses from the bitrate): not compared.
-        error = ffprobe_duration(produced) - expected if produced and not extra else None
+        error = ffprobe_duration(produced) - expected if produced and not raw else None
     except subprocess.CalledProcessError:  # e.g. raw ADTS and ID3 bytes saved as .mp4
         produced, error, note = None, None, "file unreadable"
     row = Row(
@@ -193,6 +198,23 @@ def measure(
     )
     shutil.rmtree(out, ignore_errors=True)
     return row
+
+
+def lost_chunks(latency: int, tmp: Path, envs: Path, repeat: int) -> Row:
+    """spacecast on the same hour from a simulator that answers 404 for 3 listed chunks."""
+    faults = [arg for seq in LOST for arg in ("--lost-chunks", seq)]
+    sim = Sim(latency, Path(tempfile.mkdtemp(dir=tmp)), *faults)
+    try:
+        extra = ("--gaps", "silence")
+        runs = [
+            measure("spacecast", sim, HOUR_ID, latency, tmp, envs, *extra) for _ in range(repeat)
+        ]
+        print(*runs, sep="\n", file=sys.stderr)
+        row = median_run(runs)
+        row.note = f"{len(LOST)} listed chunks lost, {row.note}"
+        return row
+    finally:
+        sim.stop()
 
 
 def median_run(runs: list[Row]) -> Row:
@@ -263,6 +285,8 @@ def main() -> None:
                     ]
                     print(*runs, sep="\n", file=sys.stderr)
                     rows.append(median_run(runs))
+                if latency == args.latency_ms[0] and "spacecast" in args.tools:
+                    rows.append(lost_chunks(latency, tmp, envs, args.repeat))
                 if not args.no_long and latency == args.latency_ms[0]:
                     for extra in ((), ("--format", "aac")):
                         rows.append(measure("spacecast", sim, LONG_ID, latency, tmp, envs, *extra))

@@ -34,7 +34,7 @@ log = get_logger("spacecast.download")
 MEDIA_HEADERS = {"User-Agent": USER_AGENT, "Referer": "https://x.com/"}
 MAX_429_WAIT_S = 60.0
 MISSING_AFTER = 4  # 404s in a row before a listed chunk counts as missing for now
-QUICK = RetryPolicy(MISSING_AFTER, base_s=0.1, max_s=0.4)  # the pauses between those 404s
+QUICK = RetryPolicy(MISSING_AFTER, base_s=0.05, max_s=0.2)  # the pauses between those 404s
 
 
 class MediaUnavailable(UserError):
@@ -149,11 +149,7 @@ class Fetcher:
                     return cleaned
                 cut = "" if cleaned.complete else ", cut short"
                 why, not_found = f"{cleaned.frames} frames, expected {expected}{cut}", 0
-                if best is None or (cleaned.complete, cleaned.frames) > (
-                    best.complete,
-                    best.frames,
-                ):
-                    best = cleaned
+                best = cleaned if best is None else max(best, cleaned, key=_fullness)
             else:
                 why, not_found = failure_text(resp), not_found + 1 if _is_404(resp) else 0
                 last = attempt == self.policy.attempts
