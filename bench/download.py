@@ -10,8 +10,9 @@ latency 20 ms and 100 ms; every tool downloads it in turn, in one run:
 Reported: wall time, CPU time and peak RSS of each tool's whole process tree, each peer's wall
 time as a multiple of spacecast's, the ideal time (chunks x latency / concurrency), and how far
 each file's duration is from the playlist's. Then the same hour with 3 listed chunks that X
-answers 404 for (spacecast, `--gaps silence`: the target is 1.5x the hour with none), and
-spacecast's peak RSS on a 10,000-chunk Space.
+answers 404 for (spacecast, `--gaps silence`: the target is 1.5x the hour with none); the same
+hour through an HTTP/2 edge (`--http2`: nginx in front, as X's CDN), with HTTP/2 and with
+HTTP/1.1 (`--no-x-http2`); and spacecast's peak RSS on a 10,000-chunk Space.
 
     uv run python -m bench.download            (or: make bench-download)
 """
@@ -217,6 +218,23 @@ def lost_chunks(latency: int, tmp: Path, envs: Path, repeat: int) -> Row:
         sim.stop()
 
 
+def through_edge(latency: int, tmp: Path, envs: Path, repeat: int) -> list[Row]:
+    """spacecast on the same hour through an HTTP/2 edge, over HTTP/2 and over HTTP/1.1."""
+    sim = Sim(latency, Path(tempfile.mkdtemp(dir=tmp)), "--http2")
+    rows = []
+    try:
+        for label, extra in (("HTTP/2 edge", ()), ("HTTP/1.1 edge", ("--no-x-http2",))):
+            runs = [measure("spacecast", sim, HOUR_ID, latency, tmp, envs, *extra)
+                    for _ in range(repeat)]  # fmt: skip
+            print(*runs, sep="\n", file=sys.stderr)
+            row = median_run(runs)
+            row.note = f"{label}; {row.note}"
+            rows.append(row)
+    finally:
+        sim.stop()
+    return rows
+
+
 def median_run(runs: list[Row]) -> Row:
     """The run with the median wall time, noted with the spread of all of them."""
     ranked = sorted(runs, key=lambda r: r.wall_s)
@@ -287,6 +305,7 @@ def main() -> None:
                     rows.append(median_run(runs))
                 if latency == args.latency_ms[0] and "spacecast" in args.tools:
                     rows.append(lost_chunks(latency, tmp, envs, args.repeat))
+                    rows += through_edge(latency, tmp, envs, args.repeat)
                 if not args.no_long and latency == args.latency_ms[0]:
                     for extra in ((), ("--format", "aac")):
                         rows.append(measure("spacecast", sim, LONG_ID, latency, tmp, envs, *extra))

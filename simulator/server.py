@@ -18,8 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator import admin, api, levers, media, page
+from simulator import admin, api, cdn, levers, media, page
 from simulator import outage as outage_mod
+from simulator.cdn import Front
 from simulator.clock import SimClock
 from simulator.faultproxy import FaultProxy
 from simulator.ingest import Ingest
@@ -78,7 +79,9 @@ async def outages(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def build_app(sim: Sim) -> web.Application:
-    app = web.Application(middlewares=[levers.guard, count, outages, latency])
+    # Behind the HTTP/2 front, the client is who the front says it is, for every other layer.
+    front = [cdn.behind_front] if sim.settings.http2 else []
+    app = web.Application(middlewares=[*front, levers.guard, count, outages, latency])
     app[SIM] = sim
     app.add_routes(api.routes() + media.routes() + page.routes() + admin.routes())
     return app
@@ -109,6 +112,7 @@ class Simulator:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.http_port = self.https_port = 0
         self.ingest: Ingest | None = None
+        self.front: Front | None = None  # --http2: nginx in front of the HTTPS port
 
     @property
     def world(self) -> World:
@@ -134,20 +138,28 @@ class Simulator:
             state_dir = Path(self._tmp.name)
         if self.settings.lever_token_file:
             self.sim.lever_token = levers.read_token(self.settings.lever_token_file)
-        context, ca_file = make_server_context(state_dir, self.settings.public_host)
-        self.sim.ca_file = str(ca_file)
+        tls = make_server_context(state_dir, self.settings.public_host)
+        self.sim.ca_file = str(tls.ca_file)
         http_sock = _listen(self.settings.bind, self.settings.http_port)
-        https_sock = _listen(self.settings.bind, self.settings.https_port)
-        self.http_port, self.https_port = http_sock.getsockname()[1], https_sock.getsockname()[1]
+        self.http_port = http_sock.getsockname()[1]
         self._runner = web.AppRunner(build_app(self.sim), access_log=None)
         await self._runner.setup()
         await web.SockSite(self._runner, http_sock).start()
-        await web.SockSite(self._runner, https_sock, ssl_context=context).start()
+        if self.settings.http2:  # nginx takes the HTTPS port, the origin is the HTTP one
+            self.https_port = self.settings.https_port or _free_port(self.settings.bind)
+            self.front = Front(self.settings.bind, self.https_port, self.http_port, tls)
+            # On this thread, as the ingest's nginx (PDEATHSIG is per thread).
+            self.front.start()
+        else:
+            https_sock = _listen(self.settings.bind, self.settings.https_port)
+            self.https_port = https_sock.getsockname()[1]
+            await web.SockSite(self._runner, https_sock, ssl_context=tls.context).start()
         log.info(
-            "simulator listening", http=self.http_url, https=self.https_url, ca_file=self.ca_file
-        )
+            "simulator listening", http=self.http_url, https=self.https_url, ca_file=self.ca_file,
+            http2=self.settings.http2,
+        )  # fmt: skip
         if self.settings.ingest:
-            await self._start_ingest(state_dir, context)
+            await self._start_ingest(state_dir, tls.context)
 
     async def _start_ingest(self, state_dir: Path, tls: ssl.SSLContext) -> None:
         port = self.settings.ingest_port or _free_port(self.settings.bind)
@@ -175,6 +187,8 @@ class Simulator:
                 await front.stop()
         if self.ingest:
             await asyncio.to_thread(self.ingest.stop)
+        if self.front:
+            await asyncio.to_thread(self.front.stop)
         if self._runner:
             await self._runner.cleanup()
             self._runner = None

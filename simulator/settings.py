@@ -37,6 +37,11 @@ class SimulatorSettings(SpacecastSettings):
     )
     https_port: int = Field(8443, ge=0, le=65535, description="HTTPS port (0 = pick a free one).")
     public_host: str = Field("localhost", description="Host name used in the URLs it serves.")
+    http2: bool = Field(
+        False,
+        description="Serve HTTPS through an HTTP/2 front (nginx, as X's CDN edge), HTTP/2 or "
+        "HTTP/1.1 by ALPN; off: the simulator serves HTTPS itself, HTTP/1.1 only.",
+    )
     state_dir: str | None = Field(
         None, description="Where the CA and certificate are written (default: a temp directory)."
     )

@@ -49,6 +49,9 @@ class XSettings(SpacecastSettings):
         None,
         description="Extra CA bundle to trust for X's hosts (the simulator prints its own).",
     )
+    x_http2: bool = Field(
+        True, description="Offer HTTP/2 to X's hosts, as browsers do (off: HTTP/1.1 only)."
+    )
 
 
 class DevClusterSettings(SpacecastSettings):

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -59,6 +60,11 @@ class FetchStats:
     requests: int = 0
     retries: int = 0
     bytes: int = 0
+    versions: Counter[str] = field(default_factory=Counter)  # what the CDN negotiated
+
+    def http_version(self) -> str:
+        """The protocol most media answers came over ("HTTP/2", "HTTP/1.1"; "" before any)."""
+        return self.versions.most_common(1)[0][0] if self.versions else ""
 
 
 def failure_text(resp: Answer) -> str:
@@ -106,7 +112,9 @@ class Fetcher:
         at once (asking again cannot help)."""
         self.stats.requests += 1
         try:
-            return await self.http.get(url, headers=MEDIA_HEADERS)
+            resp = await self.http.get(url, headers=MEDIA_HEADERS)
+            self.stats.versions[resp.http_version] += 1
+            return resp
         except httpx.TransportError as exc:  # includes bodies cut short of Content-Length
             if isinstance(err := from_transport(exc), TlsUntrusted):
                 raise err from None

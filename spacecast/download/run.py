@@ -50,6 +50,7 @@ class Summary:
     gap_policy: str
     gaps: list[dict[str, Any]] = field(default_factory=list)
     host_disconnects: int = 0
+    http_version: str = ""  # what X's CDN negotiated for the media ("HTTP/2", "HTTP/1.1")
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -165,6 +166,7 @@ async def _record(
         progress.close()
     summary = await write(plan, work, listed, joiner, settings)
     summary.chunks_fetched, summary.bytes = pool.fetched, fetcher.stats.bytes
+    summary.http_version = fetcher.stats.http_version()
     summary.host_disconnects = disconnects
     return summary
 

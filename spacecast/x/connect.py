@@ -32,7 +32,7 @@ def http_client(
             raise BadCaFile(x.x_ca_file, str(exc)) from None
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
-        transport=AsyncioTransport(verify, limits, http2=True),
+        transport=AsyncioTransport(verify, limits, http2=x.x_http2),
         timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
         follow_redirects=True,
     )

@@ -1,0 +1,69 @@
+"""Through an HTTP/2 CDN edge (`spacecast simulate --http2`: nginx in front of the origin), as
+X's CDN speaks: the protocol the download reports is the one negotiated, so a silent fall-back
+to HTTP/1.1 fails; the faults the origin makes reach the client through the edge, and the audio
+stays exact."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.simulator.conftest import MakeSim
+
+from .conftest import Download, adts_of, final_list, truth
+
+pytestmark = pytest.mark.slow
+SPACE_ID = "1EndedReplay1"
+SPACE = f"id={SPACE_ID},start=-900,duration=90,title=Old Talk,host=old_host"
+
+
+def exact(sim: Any, result: Any) -> bool:
+    count = len(final_list(sim, SPACE_ID).segments)
+    return adts_of(Path(result.summary["output"])) == truth(sim, SPACE_ID, 0, count)
+
+
+def test_the_edge_speaks_http2_and_http11_by_alpn(make_sim: MakeSim) -> None:
+    sim = make_sim(space=[SPACE], http2=True)
+    verify = ssl.create_default_context(cafile=sim.ca_file)
+    versions = []
+    for h2 in (True, False):
+        with httpx.Client(http2=h2, verify=verify) as client:
+            versions.append(client.get(sim.https_url + "/_sim/").http_version)
+    assert versions == ["HTTP/2", "HTTP/1.1"]
+    # The origin sees the client's scheme: the URLs it writes are https ones.
+    assert all(s["master"].startswith("https://") for s in sim.spaces())
+
+
+@pytest.mark.parametrize(
+    "knob",
+    [
+        {},
+        {"truncate_rate": 0.3},
+        {"truncate_rate": 0.3, "omit_content_length": True},
+        {"chunk_404_rate": 0.3, "stray_bytes_rate": 0.5},
+        {"throttle_kbps": 400},
+    ],
+    ids=lambda knob: ",".join(f"{k}={v}" for k, v in knob.items()) or "clean",
+)
+def test_a_download_over_http2_is_exact(
+    make_sim: MakeSim, download: Download, knob: dict[str, Any]
+) -> None:
+    sim = make_sim(space=[SPACE], final_list_404_s=0, http2=True, **knob)
+    result = download(sim, SPACE_ID)
+    assert result.code == 0, result.err
+    assert result.summary["http_version"] == "HTTP/2"
+    assert exact(sim, result)
+
+
+def test_http11_stays_selectable(make_sim: MakeSim, download: Download) -> None:
+    sim = make_sim(space=[SPACE], final_list_404_s=0, http2=True)
+    result = download(sim, SPACE_ID, "--no-x-http2")
+    assert result.code == 0, result.err
+    assert result.summary["http_version"] == "HTTP/1.1" and exact(sim, result)
+    plain = make_sim(space=[SPACE], final_list_404_s=0)  # the simulator's own HTTPS: 1.1 only
+    result = download(plain, SPACE_ID, "--overwrite")
+    assert result.code == 0 and result.summary["http_version"] == "HTTP/1.1"
