@@ -47,6 +47,13 @@ class StoredChunk:
     cut: bool = False  # X served it cut short every time: its tail is a gap (join.tail_frames)
 
 
+def unusable(exc: OSError, what: str) -> OSError | UserError:
+    """A path that cannot be written as one line (26); a full disk stays what it is (17)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return exc
+    return UserError(f"cannot write {what}: {exc.strerror or exc}", ExitCode.PATH_UNUSABLE)
+
+
 class WorkDirBusy(UserError):
     def __init__(self, path: Path, holder: str) -> None:
         super().__init__(
@@ -63,12 +70,7 @@ class WorkDir:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock = _lock(self.path / "lock")
         except OSError as exc:  # a file where the directory should be, no write permission
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            raise UserError(
-                f"cannot use the work directory {self.path}: {exc.strerror or exc}",
-                ExitCode.PATH_UNUSABLE,
-            ) from None
+            raise unusable(exc, f"the work directory {self.path}") from None
         self.data_path = self.path / "chunks.dat"
         self.manifest_path = self.path / "manifest.jsonl"
         self._data: IO[bytes] = self.data_path.open("ab")
@@ -212,12 +214,7 @@ def atomic_target(target: Path) -> Iterator[Path]:
         remove_stale_parts(target)
         part.open("wb").close()
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise UserError(
-            f"cannot write {exc.filename or target}: {exc.strerror or exc}",
-            ExitCode.PATH_UNUSABLE,
-        ) from None
+        raise unusable(exc, str(exc.filename or target)) from None
     try:
         yield part
         check_replaceable(target)  # again: it may have changed during the download

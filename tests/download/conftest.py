@@ -105,6 +105,16 @@ def adts_of(path: Path) -> bytes:
     ).stdout
 
 
+def adts_frames(data: bytes) -> list[bytes]:
+    """Split an ADTS stream by its frame lengths (written here, apart from the product's)."""
+    frames, pos = [], 0
+    while pos + 7 <= len(data):
+        length = ((data[pos + 3] & 3) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
+        frames.append(data[pos : pos + length])
+        pos += length
+    return frames
+
+
 def probe(path: Path) -> dict[str, Any]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration:format_tags", "-of", "json",

@@ -22,7 +22,7 @@ from spacecast.errors import ExitCode
 from spacecast.x.playlists import ChunkRef
 from tests.simulator.conftest import MakeSim
 
-from .conftest import Download, adts_of, final_list, truth
+from .conftest import Download, adts_frames, adts_of, final_list, truth
 from .test_bad_input import one_line_error
 
 pytestmark = pytest.mark.slow
@@ -147,19 +147,10 @@ def test_a_chunk_served_cut_short_is_a_gap_of_known_length(
     assert result.code == 0, result.err
     assert result.summary["gaps"][0]["cut_short"] is True
     whole = truth(sim, SPACE_ID, 7, 8)
-    last_frame = len(split_adts(whole)[-1])
+    last_frame = len(adts_frames(whole)[-1])
     silence = join.silent_frame()
     expected = truth(sim, SPACE_ID, 0, 7) + whole[:-last_frame] + silence
     assert target.read_bytes() == expected + truth(sim, SPACE_ID, 8, count)
-
-
-def split_adts(data: bytes) -> list[bytes]:
-    frames, pos = [], 0
-    while pos < len(data):
-        length = ((data[pos + 3] & 3) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
-        frames.append(data[pos : pos + length])
-        pos += length
-    return frames
 
 
 # Hostile paths, templates, titles ---------------------------------------------------------------

@@ -15,6 +15,8 @@ from simulator.chunks import STRAY_PREFIX, ChunkMaker
 from spacecast.download import chunks, join, verify
 from spacecast.download.workdir import StoredChunk
 
+from .conftest import adts_frames
+
 
 @pytest.fixture(scope="module")
 def maker() -> ChunkMaker:
@@ -66,15 +68,6 @@ def adts_header(profile: int, rate: int, channels: int, length: int) -> bytes:
     ])  # fmt: skip
 
 
-def split_frames(data: bytes) -> list[bytes]:
-    out, pos = [], 0
-    while pos < len(data):
-        length = ((data[pos + 3] & 3) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
-        out.append(data[pos : pos + length])
-        pos += length
-    return out
-
-
 def is_subsequence(part: list[bytes], whole: list[bytes]) -> bool:
     rest = iter(whole)
     return all(any(item == other for other in rest) for item in part)
@@ -121,8 +114,8 @@ def test_fuzz_junk_anywhere_never_becomes_audio(seq: int, data: st.DataObject) -
         (data.draw(junk(piece)) if i in at else b"") + piece for i, piece in enumerate(pieces)
     )
     cleaned = chunks.clean(body)
-    real = split_frames(FUZZ_MAKER.audio(seq))
-    kept = split_frames(cleaned.audio)
+    real = adts_frames(FUZZ_MAKER.audio(seq))
+    kept = adts_frames(cleaned.audio)
     # Junk costs at most the frame just before it (nothing vouches for that frame any more).
     assert is_subsequence(kept, real) and len(kept) >= len(real) - len(at)
     assert cleaned.pts == FUZZ_MAKER.pts(seq) and cleaned.frames == len(kept)

@@ -10,23 +10,13 @@ import pytest
 
 from tests.simulator.conftest import MakeSim
 
-from .conftest import Download, final_list, http, truth
+from .conftest import Download, adts_frames, final_list, http, truth
 
 pytestmark = pytest.mark.slow
 SPACE_ID = "1EndedReplay1"
 SPACE = f"id={SPACE_ID},start=-900,duration=120,title=Old Talk,host=old_host"
 PRIV_OWNER = b"com.apple.streaming.transportStreamTimestamp\x00"
 PTS_PER_FRAME, PTS_WRAP, FRAME_S = 1920, 2**33, 1024 / 48_000
-
-
-def adts_frames(data: bytes) -> list[bytes]:
-    """Split an ADTS stream by its frame lengths (written here, apart from the product's)."""
-    frames, pos = [], 0
-    while pos + 7 <= len(data):
-        length = ((data[pos + 3] & 3) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
-        frames.append(data[pos : pos + length])
-        pos += length
-    return frames
 
 
 def chunk_pts(body: bytes) -> int:
