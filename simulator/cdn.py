@@ -26,13 +26,15 @@ TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def front_conf(host: str, port: int, origin_port: int, pem: Path) -> str:
+    """The edge on `host`:`port`; the origin listens on the same address (`host`), reached
+    on loopback when that is a wildcard."""
     temps = "\n    ".join(f"{name}_temp_path {name};" for name in TEMP_PATHS)
     return f"""
 http {{
     access_log off;
     {temps}
     upstream origin {{
-        server 127.0.0.1:{origin_port};
+        server {nginx.listen(nginx.reach(host), origin_port)};
         keepalive 64;
     }}
     server {{
@@ -66,7 +68,8 @@ class Front:
         pem = self._nginx.prefix / "server.pem"
         pem.write_bytes(self._tls.key_and_chain)
         os.chmod(pem, 0o600)
-        self._nginx.start(front_conf(self.host, self.port, self.origin_port, pem), self.port)
+        conf = front_conf(self.host, self.port, self.origin_port, pem)
+        self._nginx.start(conf, self.port, bind=self.host)
 
     def stop(self) -> None:
         self._nginx.stop()

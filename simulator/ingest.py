@@ -56,7 +56,7 @@ class Ingest:
     def start(self) -> None:
         self.record_dir.mkdir(parents=True, exist_ok=True)
         conf = nginx_conf(self.port, self.record_dir, self.auth_url, self.host)
-        self._nginx.start(conf, self.port, modules=(RTMP_MODULE,))
+        self._nginx.start(conf, self.port, modules=(RTMP_MODULE,), bind=self.host)
 
     def stop(self) -> None:
         self._nginx.stop()

@@ -25,12 +25,21 @@ events { worker_connections 512; }
 
 
 def listen(host: str, port: int) -> str:
+    """nginx's listen address; `::` takes IPv4 too, as the simulator's own sockets do."""
+    if host == "::":
+        return f"[::]:{port} ipv6only=off"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def reach(bind: str) -> str:
+    """Where this machine reaches a server that listens on `bind`."""
+    return "127.0.0.1" if bind in ("", "0.0.0.0", "::", "localhost") else bind
+
+
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        return sock.connect_ex((host, port)) == 0
 
 
 class Nginx:
@@ -39,10 +48,14 @@ class Nginx:
         self.prefix = Path(tempfile.mkdtemp(prefix="spacecast-nginx-"))
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, conf: str, port: int, modules: tuple[str, ...] = ()) -> None:
+    def start(
+        self, conf: str, port: int, modules: tuple[str, ...] = (), bind: str = "127.0.0.1"
+    ) -> None:
         """Run nginx with `conf` (after `modules`, which nginx wants first, and the common
-        preamble) until `port` answers."""
-        if listening(port):  # nginx would fail to bind while the check below saw the other one
+        preamble) until `port` answers where it listens (`bind`)."""
+        if listening(
+            port, reach(bind)
+        ):  # nginx would fail to bind while the check below saw the other one
             raise RuntimeError(f"the {self.what}'s port {port} is in use")
         path = self.prefix / "nginx.conf"
         path.write_text("".join(f"load_module {m};\n" for m in modules) + PREAMBLE + conf)
@@ -56,7 +69,7 @@ class Nginx:
             preexec_fn=children.preexec(any_thread=True),
         )  # fmt: skip
         deadline = time.monotonic() + 10
-        while not listening(port):
+        while not listening(port, reach(bind)):
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"nginx ({self.what}) did not start on port {port}")
             time.sleep(0.05)

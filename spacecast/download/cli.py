@@ -48,21 +48,28 @@ SPACE_ID = re.compile(r"(?<![0-9A-Za-z])1[0-9A-Za-z]{12}(?![0-9A-Za-z])")  # in 
 class Terminated(UserError):
     def __init__(self) -> None:
         super().__init__(
-            "terminated (SIGTERM); the chunks are kept: run again to resume",
+            "terminated (SIGTERM); the chunks fetched so far are kept: run again to resume",
             ExitCode.INTERRUPTED,
         )
 
 
 async def _until_sigterm(work: Coroutine[Any, Any, Summary]) -> Summary:
     """`work`, cancelled by SIGTERM as Ctrl-C cancels it: the same cleanup (the `.part` file
-    goes, the chunks stay), then one line and exit 130."""
+    goes, the chunks stay), then one line and exit 130. Ctrl-C stays a KeyboardInterrupt (the
+    loop's runner cancels this task for it too: the flag tells the two apart)."""
     task = asyncio.current_task()
     assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    terminated = asyncio.Event()
+
+    def on_sigterm() -> None:
+        terminated.set()
+        task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
     try:
         return await work
     except asyncio.CancelledError:
-        if task.cancelling():
+        if terminated.is_set():
             raise Terminated() from None
         raise
 
@@ -71,6 +78,7 @@ def failure_json(space: str, settings: DownloadSettings | None, exc: UserError) 
     """The summary line of a failed run: enough for a script to act on it."""
     space_id = next(iter(SPACE_ID.findall(space)), None)
     work_dir = Path(settings.work_dir).expanduser() / space_id if settings and space_id else None
+    work_dir = work_dir if work_dir and work_dir.is_dir() else None  # only one that holds chunks
     return json.dumps(
         {
             "space_id": space_id,

@@ -107,8 +107,9 @@ def describe(gaps: list[Gap]) -> str:
     """The gaps in a few words: "2 chunks missing (5-6); chunk 50 cut short by 1 frame (0.021
     s); 3.0 s in all"."""
     lost = [g for g in gaps if not g.cut_short]
+    count = sum(g.last - g.first + 1 for g in lost)
     parts = [
-        f"{sum(g.last - g.first + 1 for g in lost)} chunks missing "
+        f"{count} chunk{'s' * (count != 1)} missing "
         f"({', '.join(f'{g.first}-{g.last}' for g in lost)})"
     ] if lost else []  # fmt: skip
     parts += [

@@ -38,21 +38,28 @@ def clean_part(text: str, max_bytes: int) -> str:
     return cut.strip(" .") or "_"
 
 
+def _shown(template: str) -> str:
+    """The template as an error quotes it: short enough that the reason still shows."""
+    return repr(template if len(template) <= 80 else template[:80] + "...")
+
+
 def check_template(template: str) -> None:
     """Refuse a template that names an unknown field, reaches into one, or asks for a width
     no file name could hold, in one line."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise UserError(f"bad output template {template!r}: {exc}") from None
+        raise UserError(f"bad output template {_shown(template)}: {exc}") from None
     for _, name, spec, _ in parsed:
         if name is None:
             continue
         if name not in FIELDS:
             known = " ".join(f"{{{f}}}" for f in FIELDS)
-            raise UserError(f"bad output template {template!r}: {{{name}}} is not one of {known}")
-        if any(int(n) > NAME_MAX for n in re.findall(r"\d+", spec or "")):
-            raise UserError(f"bad output template {template!r}: a width over {NAME_MAX}")
+            raise UserError(
+                f"bad output template {_shown(template)}: {{{name}}} is not one of {known}"
+            )
+        if any(len(n) > 3 or int(n) > NAME_MAX for n in re.findall(r"\d+", spec or "")):
+            raise UserError(f"bad output template {_shown(template)}: a width over {NAME_MAX}")
 
 
 def output_path(template: str, meta: SpaceMetadata, fmt: str, default_name: str) -> Path:
@@ -75,7 +82,7 @@ def output_path(template: str, meta: SpaceMetadata, fmt: str, default_name: str)
     try:
         out = Path(str(path).format(**fields))
     except (KeyError, IndexError, ValueError) as exc:
-        raise UserError(f"bad output template {template!r}: {exc}") from None
+        raise UserError(f"bad output template {_shown(template)}: {exc}") from None
     if len(out.name.encode()) > NAME_MAX - PART_EXTRA:
         raise UserError(
             f"output name over {NAME_MAX - PART_EXTRA} bytes: {out.name[:60]!r}...; "

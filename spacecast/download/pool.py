@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -16,6 +17,8 @@ from spacecast.download.fetch import Fetcher
 from spacecast.download.progress import Progress
 from spacecast.download.workdir import StoredChunk, WorkDir
 from spacecast.x.playlists import ChunkRef
+
+RECHECK_AFTER_S = 1.0  # a missing chunk is asked for again no sooner than this
 
 
 class ChunkPool:
@@ -34,6 +37,7 @@ class ChunkPool:
         self.scheduled: set[int] = set()
         self.missing: dict[int, ChunkRef] = {}  # X answers 404 (for now)
         self.reported: set[int] = set()  # missing chunks the progress display was told of
+        self._missing_at: dict[int, float] = {}  # when each went missing (monotonic)
         self.fetched = 0
         self._error: BaseException | None = None
         self._failed = asyncio.Event()
@@ -63,8 +67,13 @@ class ChunkPool:
             self.queue.put_nowait(ref)
 
     async def recheck_missing(self) -> None:
-        """Ask once more for every chunk still missing, once the rest are in: a 404 was
-        decided quickly, and this second round keeps a passing 404 from making a gap."""
+        """Ask once more for every chunk still missing, once the rest are in and at least
+        RECHECK_AFTER_S after it went missing: a 404 was decided quickly, and this second
+        round keeps a passing 404 (an edge not yet filled) from making a gap."""
+        if not self.missing:
+            return
+        since = max(self._missing_at[seq] for seq in self.missing)  # the latest has waited too
+        await asyncio.sleep(max(0.0, since + RECHECK_AFTER_S - time.monotonic()))
         for ref in list(self.missing.values()):
             self.retry_missing(ref)
         await self.drain()
@@ -98,6 +107,7 @@ class ChunkPool:
         cleaned = await self.fetcher.chunk(ref)
         if cleaned is None:
             self.missing[ref.seq] = ref
+            self._missing_at[ref.seq] = time.monotonic()
             if not again:
                 self.reported.add(ref.seq)
                 self.progress.missing(ref.seq)

@@ -31,6 +31,7 @@ from spacecast.x.auth import load_cookies
 from spacecast.x.errors import from_transport
 
 log = get_logger("spacecast.download")
+TOOLS = ("ffmpeg", "ffprobe")  # what the join, the silence and the checks run
 
 
 @dataclass
@@ -82,6 +83,11 @@ async def download(space: str, settings: DownloadSettings, x: XSettings) -> Summ
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             where = exc.filename or "the work directory or output"
             raise UserError(f"no space left on device: {where}", ExitCode.DISK_FULL) from None
+        if isinstance(exc, FileNotFoundError) and exc.filename in TOOLS:
+            raise UserError(
+                f"{exc.filename} is not installed: install ffmpeg (apt install ffmpeg)",
+                ExitCode.UNAVAILABLE,
+            ) from None
         raise
 
 
@@ -187,8 +193,11 @@ async def write(
             raise GapsRefused(gaps, work.path)
     fill = settings.gaps == "silence"
     stored = [work.stored[s] for s in slots if isinstance(s, int)]
-    frames = sum(c.frames for c in stored) + (sum(g.frames for g in gaps) if fill else 0)
-    expected = frames * join.FRAME_S
+    # From the playlist, not from what was stored: the check stays independent of the cleaner.
+    # A cut-short chunk's EXTINF holds its tail, which is a gap of its own.
+    tails = sum(g.seconds for g in gaps if g.cut_short)
+    filled = sum(g.seconds for g in gaps) if fill else 0.0
+    expected = sum(c.duration for c in stored) - tails + filled
     await joiner.finish(slots, fill)
     if settings.format == "m4a":
         tags.write_tags(joiner.dst, plan.meta)

@@ -66,18 +66,23 @@ class WorkDirBusy(UserError):
 class WorkDir:
     def __init__(self, root: Path, space_id: str) -> None:
         self.path = root / space_id
+        self._lock: IO[str] | None = None
+        self._reader: IO[bytes] | None = None
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock = _lock(self.path / "lock")
-        except OSError as exc:  # a file where the directory should be, no write permission
-            raise unusable(exc, f"the work directory {self.path}") from None
-        self.data_path = self.path / "chunks.dat"
-        self.manifest_path = self.path / "manifest.jsonl"
-        self._data: IO[bytes] = self.data_path.open("ab")
-        self.stored: dict[int, StoredChunk] = self._load()
+            self.data_path = self.path / "chunks.dat"
+            self.manifest_path = self.path / "manifest.jsonl"
+            self._data: IO[bytes] = self.data_path.open("ab")
+            self.stored: dict[int, StoredChunk] = self._load()
+            self._manifest: IO[str] = self.manifest_path.open("a", encoding="utf-8")
+        except BaseException as exc:
+            if self._lock is not None:  # a directory this run cannot use stays free
+                self._lock.close()
+            if isinstance(exc, OSError):  # a file where a directory should be, no permission
+                raise unusable(exc, f"the work directory {self.path}") from None
+            raise
         self.reused = len(self.stored)
-        self._manifest: IO[str] = self.manifest_path.open("a", encoding="utf-8")
-        self._reader: IO[bytes] | None = None
 
     def _load(self) -> dict[int, StoredChunk]:
         if not self.manifest_path.exists():
@@ -123,8 +128,13 @@ class WorkDir:
                 handle.close()
 
     def remove(self) -> None:
-        self.close()
+        """Delete the directory, still holding its lock: a run that starts meanwhile finds it
+        busy, never half deleted."""
+        for handle in (self._data, self._manifest, self._reader):
+            if handle is not None:
+                handle.close()
         shutil.rmtree(self.path, ignore_errors=True)
+        self.close()
 
 
 def _entry(line: str) -> StoredChunk | None:

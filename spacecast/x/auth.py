@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from spacecast.cafile import NotRegular, read_regular
 from spacecast.errors import ExitCode, UserError
 from spacecast.x.errors import AuthRefused, RateLimited, XHttpError
 
@@ -85,9 +86,10 @@ def _from_json(data: Any) -> dict[str, str]:
 def load_cookies(path: Path) -> Cookies:
     """Read `auth_token` and `ct0` from a Netscape cookies.txt or a JSON export."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_COOKIE_FILE + 1)
+        raw = read_regular(path, MAX_COOKIE_FILE + 1)
         text = raw.decode("utf-8-sig")
+    except NotRegular:
+        raise BadCookies(path, "not a regular file (export the cookies to a file)") from None
     except OSError as exc:
         raise BadCookies(path, exc.strerror or exc.__class__.__name__) from None
     except UnicodeDecodeError:

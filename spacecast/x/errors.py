@@ -4,6 +4,7 @@ one line and exits with the failure's own code; callers that can recover catch t
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 
@@ -105,19 +106,30 @@ def _host(exc: httpx.TransportError) -> str:
 
 
 def from_transport(exc: httpx.TransportError) -> XError | None:
-    """The one line for a connection that failed to be made or to be trusted; None for a
-    failure of an established connection (a reset, a timeout mid-body: worth retrying). The
-    text names the host and the cause, never a header (httpx's errors quote none)."""
+    """The one line for a connection that could not be made or trusted; None for a failure
+    of an established connection (a reset, a timeout or a TLS error mid-body: worth retrying).
+    The text names the host and the cause, never a header (httpx's errors quote none)."""
+    if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return None
     causes = _causes(exc)
     if verify := next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None):
         return TlsUntrusted(_host(exc), verify.verify_message or "certificate verify failed")
     if tls := next((c for c in causes if isinstance(c, ssl.SSLError)), None):
-        return TlsUntrusted(_host(exc), tls.reason or "TLS handshake failed")
-    if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return None
+        reason = getattr(tls, "reason", None) or type(tls).__name__
+        return Unreachable(_host(exc), f"TLS handshake failed ({reason}): is it an HTTPS port?")
     if any(isinstance(c, socket.gaierror) for c in causes):
         return Unreachable(_host(exc), "no such host")
     if isinstance(exc, httpx.ConnectTimeout) or any(isinstance(c, TimeoutError) for c in causes):
         return Unreachable(_host(exc), "timed out")
-    errnos = [c.errno for c in causes if isinstance(c, OSError) and c.errno]
-    return Unreachable(_host(exc), os.strerror(errnos[0]).lower() if errnos else "no connection")
+    return Unreachable(_host(exc), _os_reason(causes))
+
+
+def _os_reason(causes: list[BaseException]) -> str:
+    """Why the connect failed: the first errno, also from asyncio's "Multiple exceptions"
+    (a host with an IPv6 and an IPv4 address, both refused), which carries none itself."""
+    for cause in causes:
+        if isinstance(cause, OSError):
+            found = [cause.errno] if cause.errno else re.findall(r"\[Errno (\d+)\]", str(cause))
+            if found:
+                return os.strerror(int(found[0])).lower()
+    return "no connection"

@@ -66,6 +66,7 @@ def test_a_certificate_that_does_not_verify_says_what_to_do(
         ("missing.pem", "no such file or directory"),
         ("notes.txt", "no PEM certificate in it"),
         ("/dev/zero", "not a regular file"),  # never read forever
+        ("fifo", "not a regular file"),  # never waited on for a writer
     ],
 )
 def test_a_ca_file_that_cannot_serve_is_named(
@@ -73,6 +74,7 @@ def test_a_ca_file_that_cannot_serve_is_named(
 ) -> None:
     sim = make_sim(space=[SPACE], final_list_404_s=0)
     (tmp_path / "notes.txt").write_text("not a certificate\n")
+    os.mkfifo(tmp_path / "fifo")
     path = ca if ca.startswith("/") else str(tmp_path / ca)
     result = download(sim, SPACE_ID, "--x-ca-file", path)
     one_line_error(result, ExitCode.BAD_CA_FILE, tmp_path, f"--x-ca-file {path}: {says}")
@@ -163,7 +165,10 @@ def test_only_regular_files_are_replaced(
     test's own stands in for it here."""
     sim = make_sim(space=[SPACE], final_list_404_s=0)
     device = tmp_path / "null"
-    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs root")
     result = download(sim, SPACE_ID, "-o", str(device), "--overwrite")
     assert result.code == ExitCode.PATH_UNUSABLE and "not a regular file" in result.err
     assert stat.S_ISCHR(device.lstat().st_mode)
@@ -180,13 +185,16 @@ def test_only_regular_files_are_replaced(
         (["-o", "{id.nope}.m4a"], ExitCode.USAGE, "{id.nope} is not one of"),
         (["-o", "{id:>300}.m4a"], ExitCode.USAGE, "a width over 255"),
         (["-o", "{id:>9999999999}"], ExitCode.USAGE, "a width over 255"),  # 10 GB if built
-        (["--work-dir", "/etc/hostname"], ExitCode.PATH_UNUSABLE, "work directory"),
+        (["-o", "{id:>" + "9" * 5000 + "}"], ExitCode.USAGE, "a width over 255"),
+        (["--work-dir", "{tmp}/a-file"], ExitCode.PATH_UNUSABLE, "work directory"),
     ],
 )
 def test_paths_and_templates_that_cannot_serve(
     make_sim: MakeSim, download: Download, tmp_path: Path, args: list[str], code: int, says: str
 ) -> None:
     sim = make_sim(space=[SPACE], final_list_404_s=0)
+    (tmp_path / "a-file").write_text("a file, where a directory should be\n")
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     one_line_error(download(sim, SPACE_ID, *args), code, tmp_path, says)
 
 

@@ -95,6 +95,7 @@ def test_an_interrupt_exits_130_and_keeps_the_chunks(
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
     assert b"Traceback" not in err and b"remux" not in err
+    assert (b"terminated (SIGTERM)" in err) == (how == "sigterm"), err[-300:]
     assert not out.exists() or not list(out.iterdir())  # the part file went with the interrupt
     assert stored(tmp_path) >= 10  # kept for the next run
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,9 @@ def test_json_cookies(tmp_path: Path, data: object) -> None:
     [
         (None, "No such file or directory"),
         ("{not json", "not valid JSON"),
-        ("/dev/zero", "over 1 MiB: not a cookie file"),
+        ("/dev/zero", "not a regular file"),
+        ("fifo", "not a regular file"),  # never waited on for a writer
+        ("x" * (2 << 20), "over 1 MiB: not a cookie file"),
         ('{"auth_token": null, "ct0": 7}', "missing auth_token and ct0"),
         (
             '[{"name": "auth_token", "value": null}, {"name": "ct0", "value": "c"}]',
@@ -56,7 +59,9 @@ def test_json_cookies(tmp_path: Path, data: object) -> None:
 def test_bad_cookie_files(tmp_path: Path, content: str | None, why: str) -> None:
     path = tmp_path / "c.txt"
     if content == "/dev/zero":
-        path = Path(content)  # unbounded: refused after a megabyte, not read forever
+        path = Path(content)  # unbounded: refused, not read forever
+    elif content == "fifo":
+        os.mkfifo(path)
     elif content is not None:
         path.write_text(content)
     with pytest.raises(BadCookies) as err:
