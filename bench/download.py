@@ -37,7 +37,7 @@ import m3u8
 from rich.console import Console
 from rich.table import Table
 
-from bench.measure import Usage, run
+from bench.measure import LineCounter, Usage, run
 from spacecast.download.settings import DownloadSettings
 from spacecast.session.local import free_port
 from spacecast.x import playlists
@@ -50,6 +50,7 @@ YTDLP_FRAGMENTS = 16  # yt-dlp's -N, as the issue gives it
 # Seconds-long runs, repeated: a shared 2-core VM's speed drifts by a quarter from minute to
 # minute. twspace-dl and yt-dlp wait on the network for most of their run and vary less.
 QUICK = ("bare fetch", "spacecast")
+RSS_MARKS = (2000, 10000)
 LOST = ("100", "600", "1150")  # listed, but answered 404: early, middle, near the end
 
 
@@ -174,7 +175,11 @@ def measure(
         cmd = [*cmd[:-2], *extra, *cmd[-2:]] if tool == "spacecast" else cmd
     if raw:
         cmd = [c.replace("spacecast.m4a", "spacecast.aac") for c in cmd]
-    usage: Usage = run(cmd, env, cwd, out / "log.txt")
+    # The growth of spacecast's own RSS along a long Space (issue 15: at most 5 MB from chunk
+    # 2,000 to chunk 10,000), sampled as its manifest grows.
+    manifest = LineCounter(out / "work" / space_id / "manifest.jsonl")
+    marks = RSS_MARKS if tool == "spacecast" and space_id == LONG_ID else ()
+    usage: Usage = run(cmd, env, cwd, out / "log.txt", manifest, marks)
     _, _, listing = sim.lists(space_id)
     expected = sum(s.duration for s in listing.segments)
     produced = output_of(tool, out)
@@ -195,7 +200,7 @@ def measure(
         peak_rss_mb=round(usage.peak_rss_mb, 1),
         duration_error_s=None if error is None else round(error, 3),
         ok=usage.returncode == 0 and (produced is not None or tool == "bare fetch"),
-        note=" ".join(extra) or note,
+        note=" ".join([*extra, *_rss_note(usage)]) or note,
     )
     shutil.rmtree(out, ignore_errors=True)
     return row
@@ -233,6 +238,13 @@ def through_edge(latency: int, tmp: Path, envs: Path, repeat: int) -> list[Row]:
     finally:
         sim.stop()
     return rows
+
+
+def _rss_note(usage: Usage) -> list[str]:
+    if len(usage.rss_at) < len(RSS_MARKS):
+        return []
+    low, high = (usage.rss_at[m] for m in RSS_MARKS)
+    return [f"own RSS {low:.0f} MB at chunk {RSS_MARKS[0]:,}, {high:.0f} MB at {RSS_MARKS[1]:,}"]
 
 
 def median_run(runs: list[Row]) -> Row:

@@ -10,7 +10,6 @@ levers' guard and the URLs the simulator writes see the client, not the front.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -65,11 +64,9 @@ class Front:
         self._nginx = nginx.Nginx("HTTP/2 front")
 
     def start(self) -> None:
-        pem = self._nginx.prefix / "server.pem"
-        pem.write_bytes(self._tls.key_and_chain)
-        os.chmod(pem, 0o600)
-        conf = front_conf(self.host, self.port, self.origin_port, pem)
-        self._nginx.start(conf, self.port, bind=self.host)
+        conf = front_conf(self.host, self.port, self.origin_port, self._nginx.prefix / "server.pem")
+        files = {"server.pem": self._tls.key_and_chain}
+        self._nginx.start(conf, self.port, bind=self.host, files=files)
 
     def stop(self) -> None:
         self._nginx.stop()

@@ -49,14 +49,25 @@ class Nginx:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(
-        self, conf: str, port: int, modules: tuple[str, ...] = (), bind: str = "127.0.0.1"
+        self,
+        conf: str,
+        port: int,
+        modules: tuple[str, ...] = (),
+        bind: str = "127.0.0.1",
+        files: dict[str, bytes] | None = None,
     ) -> None:
         """Run nginx with `conf` (after `modules`, which nginx wants first, and the common
-        preamble) until `port` answers where it listens (`bind`)."""
+        preamble) until `port` answers where it listens (`bind`). `files` are written into
+        the prefix first, readable by this user only (a key)."""
         if listening(
             port, reach(bind)
         ):  # nginx would fail to bind while the check below saw the other one
             raise RuntimeError(f"the {self.what}'s port {port} is in use")
+        self.prefix.mkdir(parents=True, exist_ok=True)  # again after a stop (a restarted ingest)
+        for name, data in (files or {}).items():
+            fd = os.open(self.prefix / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
         path = self.prefix / "nginx.conf"
         path.write_text("".join(f"load_module {m};\n" for m in modules) + PREAMBLE + conf)
         self._proc = subprocess.Popen(
