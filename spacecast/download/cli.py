@@ -72,6 +72,15 @@ async def _until_sigterm(work: Coroutine[Any, Any, Summary]) -> Summary:
         if terminated.is_set():
             raise Terminated() from None
         raise
+    except Exception:
+        # An interrupt was pending and the work failed on its way out (ffmpeg got the Ctrl-C
+        # too, and a write to it failed before the cancellation landed): the interrupt is what
+        # the user must see, and what the exit code says.
+        if terminated.is_set():
+            raise Terminated() from None
+        if task.cancelling():
+            raise KeyboardInterrupt from None
+        raise
 
 
 def failure_json(space: str, settings: DownloadSettings | None, exc: UserError) -> str:
