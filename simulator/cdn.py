@@ -24,7 +24,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
-def front_conf(host: str, port: int, origin_port: int, pem: Path) -> str:
+def front_conf(host: str, port: int, origin_port: int, pem: Path, requests: int = 1000) -> str:
     """The edge on `host`:`port`; the origin listens on the same address (`host`), reached
     on loopback when that is a wildcard."""
     temps = "\n    ".join(f"{name}_temp_path {name};" for name in TEMP_PATHS)
@@ -38,6 +38,7 @@ http {{
     }}
     server {{
         listen {nginx.listen(host, port)} ssl http2;
+        keepalive_requests {requests};  # then GOAWAY: clients must open a new connection
         ssl_certificate {pem};
         ssl_certificate_key {pem};
         location / {{
@@ -58,13 +59,17 @@ http {{
 
 
 class Front:
-    def __init__(self, host: str, port: int, origin_port: int, tls: ServerTls) -> None:
+    def __init__(
+        self, host: str, port: int, origin_port: int, tls: ServerTls, requests: int = 1000
+    ) -> None:
         self.host, self.port, self.origin_port = host, port, origin_port
+        self.requests = requests
         self._tls = tls
         self._nginx = nginx.Nginx("HTTP/2 front")
 
     def start(self) -> None:
-        conf = front_conf(self.host, self.port, self.origin_port, self._nginx.prefix / "server.pem")
+        pem = self._nginx.prefix / "server.pem"
+        conf = front_conf(self.host, self.port, self.origin_port, pem, self.requests)
         files = {"server.pem": self._tls.key_and_chain}
         self._nginx.start(conf, self.port, bind=self.host, files=files)
 

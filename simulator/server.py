@@ -147,7 +147,10 @@ class Simulator:
         await web.SockSite(self._runner, http_sock).start()
         if self.settings.http2:  # nginx takes the HTTPS port, the origin is the HTTP one
             self.https_port = self.settings.https_port or _free_port(self.settings.bind)
-            self.front = Front(self.settings.bind, self.https_port, self.http_port, tls)
+            self.front = Front(
+                self.settings.bind, self.https_port, self.http_port, tls,
+                self.settings.http2_requests_per_connection,
+            )  # fmt: skip
             # On this thread, as the ingest's nginx (PDEATHSIG is per thread).
             self.front.start()
         else:

@@ -42,6 +42,13 @@ class SimulatorSettings(SpacecastSettings):
         description="Serve HTTPS through an HTTP/2 front (nginx, as X's CDN edge), HTTP/2 or "
         "HTTP/1.1 by ALPN; off: the simulator serves HTTPS itself, HTTP/1.1 only.",
     )
+    http2_requests_per_connection: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Requests the edge serves on one connection before it ends it with "
+        "GOAWAY (nginx's default; CDNs do the same).",
+    )
     state_dir: str | None = Field(
         None, description="Where the CA and certificate are written (default: a temp directory)."
     )

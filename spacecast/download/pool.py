@@ -18,7 +18,9 @@ from spacecast.download.progress import Progress
 from spacecast.download.workdir import StoredChunk, WorkDir
 from spacecast.x.playlists import ChunkRef
 
-RECHECK_AFTER_S = 1.0  # a missing chunk is asked for again no sooner than this
+RECHECK_AFTER_S = 0.3  # a missing chunk is asked for again no sooner than this (about 1 s of
+# patience in all with the two quick rounds: a passing 404 is ridden out, a lost chunk costs
+# little)
 
 
 class ChunkPool:
@@ -98,6 +100,13 @@ class ChunkPool:
                     await self._one(ref)
             except Exception as exc:  # handed to drain(), which re-raises it in the caller
                 self._error = self._error or exc
+                self._failed.set()
+            except asyncio.CancelledError:
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    raise  # the pool is closing
+                # A cancellation this worker was not sent: never let it end the worker
+                # silently, with its chunk neither stored nor missing.
+                self._error = self._error or RuntimeError(f"chunk {ref.seq}: fetch cancelled")
                 self._failed.set()
             finally:
                 self.queue.task_done()

@@ -3,6 +3,7 @@ tag, verify, then move the file into place atomically."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import time
 from dataclasses import asdict, dataclass, field
@@ -150,6 +151,7 @@ async def _record(
     policy = RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s)
     fetcher = Fetcher(http, policy, on_retry=progress.retry)
     disconnects = 0
+    silence: asyncio.Task[bytes] | None = None
     try:
         pool = ChunkPool(fetcher, work, settings.concurrency, progress, joiner.stored)
         async with pool:
@@ -167,9 +169,13 @@ async def _record(
             await joiner.begin(min([*listed, *work.stored], default=0))
             progress.status("download")
             await pool.drain()
+            if pool.missing and settings.gaps == "silence":  # made while the recheck waits
+                silence = asyncio.create_task(asyncio.to_thread(join.silent_frame))
             await pool.recheck_missing()
     finally:
         progress.close()
+    if silence is not None:
+        await silence
     summary = await write(plan, work, listed, joiner, settings)
     summary.chunks_fetched, summary.bytes = pool.fetched, fetcher.stats.bytes
     summary.http_version = fetcher.stats.http_version()

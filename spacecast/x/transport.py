@@ -18,9 +18,10 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
+import h2.exceptions
 import httpcore
 import httpx
 
@@ -57,9 +58,19 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         self._writer.close()
-        with contextlib.suppress(OSError, TimeoutError):
+        try:
             async with asyncio.timeout(CLOSE_WAIT_S):
                 await self._writer.wait_closed()
+        except (OSError, TimeoutError):
+            pass
+        except asyncio.CancelledError:
+            # The close waiter of a TLS stream can itself end cancelled when the peer drops the
+            # connection (an HTTP/2 GOAWAY, then the close) while httpcore closes it from inside
+            # another request. That request's task is not being cancelled: it must go on to its
+            # retry, not die as if it were (it did, and the chunk it was fetching was lost).
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
 
     async def start_tls(
         self,
@@ -133,3 +144,36 @@ class AsyncioTransport(httpx.AsyncHTTPTransport):
             http2=http2,
             network_backend=AsyncioBackend(),
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """httpx's, except that h2's own ProtocolError is a transport error like the others.
+        A server ends an HTTP/2 connection with GOAWAY (nginx after 1000 requests, as a CDN
+        does), and streams still in flight can then meet h2's closed state machine before
+        httpcore maps the failure (encode/httpcore#46, #1054): a request to retry, not a crash."""
+        with _h2_mapped(request):
+            response = await super().handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _H2MappedStream(response.stream, request)  # the body meets it most
+        return response
+
+
+@contextlib.contextmanager
+def _h2_mapped(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except h2.exceptions.ProtocolError as exc:
+        raise httpx.RemoteProtocolError(f"HTTP/2: {exc}", request=request) from exc
+
+
+class _H2MappedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
+        self._inner, self._request = inner, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _h2_mapped(self._request):
+            async for part in self._inner:
+                yield part
+
+    async def aclose(self) -> None:
+        with _h2_mapped(self._request):
+            await self._inner.aclose()

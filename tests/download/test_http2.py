@@ -68,3 +68,15 @@ def test_http11_stays_selectable(make_sim: MakeSim, download: Download) -> None:
     plain = make_sim(space=[SPACE], final_list_404_s=0)  # the simulator's own HTTPS: 1.1 only
     result = download(plain, SPACE_ID, "--overwrite")
     assert result.code == 0 and result.summary["http_version"] == "HTTP/1.1"
+
+
+def test_the_edge_ending_its_connections_mid_download(
+    make_sim: MakeSim, download: Download
+) -> None:
+    """GOAWAY after every 15 requests, with 20 in flight: streams meet a closed connection
+    (h2's ProtocolError, which httpcore lets through), are asked again, and nothing is lost."""
+    space = SPACE.replace("duration=90", "duration=240")
+    sim = make_sim(space=[space], final_list_404_s=0, http2=True, http2_requests_per_connection=15)
+    result = download(sim, SPACE_ID)
+    assert result.code == 0, result.err
+    assert result.summary["http_version"] == "HTTP/2" and exact(sim, result)
