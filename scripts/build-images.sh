@@ -45,9 +45,13 @@ free_ports() {  # N: loopback TCP ports that were free a moment ago (the project
 }
 
 [[ $(id -u) == 0 ]] || die "needs root (debootstrap, chroot, mounts)"
-if ! command -v buildah >/dev/null && [[ ${1:-} != --archive ]]; then
-    say "installing Debian's buildah"
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends buildah >/dev/null
+# What it builds with, from Debian, on a machine that lacks them (CI's is fresh every time).
+missing=()
+command -v buildah >/dev/null || missing+=(buildah)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+if (( ${#missing[@]} )) && [[ ${1:-} != --archive ]]; then
+    say "installing Debian's ${missing[*]}"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 bh() { buildah --root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver overlay "$@"; }
 has_image() { bh inspect --type image "$1" >/dev/null 2>&1; }
