@@ -12,7 +12,9 @@ time as a multiple of spacecast's, the ideal time (chunks x latency / concurrenc
 each file's duration is from the playlist's. Then the same hour with 3 listed chunks that X
 answers 404 for (spacecast, `--gaps silence`: the target is 1.5x the hour with none); the same
 hour through an HTTP/2 edge (`--http2`: nginx in front, as X's CDN), with HTTP/2 and with
-HTTP/1.1 (`--no-x-http2`); and spacecast's peak RSS on a 10,000-chunk Space.
+HTTP/1.1 (`--no-x-http2`); a ten-minute camera Space at its best rendition (720p, picture and
+sound in an mp4) against yt-dlp (twspace-dl records audio Spaces only) and the bare fetch of its
+segments; and spacecast's peak RSS on a 10,000-chunk Space.
 
     uv run python -m bench.download            (or: make bench-download)
 """
@@ -44,7 +46,8 @@ from spacecast.x import playlists
 from tests.peers import ffprobe_duration, peer_env
 
 HERE = Path(__file__).parent
-HOUR_ID, LONG_ID = "1BenchHour123", "1BenchLong123"
+HOUR_ID, LONG_ID, CAMERA_ID = "1BenchHour123", "1BenchLong123", "1BenchCamera1"
+CAMERA_SPACE = f"kind=camera,id={CAMERA_ID},start=-1200,duration=600,title=Bench camera"
 CONCURRENCY = DownloadSettings.model_fields["concurrency"].default  # spacecast's own default
 YTDLP_FRAGMENTS = 16  # yt-dlp's -N, as the issue gives it
 # Seconds-long runs, repeated: a shared 2-core VM's speed drifts by a quarter from minute to
@@ -98,8 +101,13 @@ class Sim:
         return httpx.get(urljoin(self.url, url), verify=verify, timeout=60)
 
     def lists(self, space_id: str) -> tuple[str, str, m3u8.M3U8]:
-        """Master URL, replay chunk-list URL (chunks resolve on non_transcode), the list."""
+        """Master URL, replay chunk-list URL (chunks resolve on non_transcode), the list. For a
+        camera Space: its master twice (a player picks the rendition), the best's list."""
         master = self.spaces[space_id]["master"]
+        if playlists.is_camera(master):
+            master = playlists.master_url(master)
+            best = self.chunk_list(space_id)
+            return master, master, m3u8.loads(self.get(best).text)
         variant = self.get(master).text.split("\n")[3]
         listing = m3u8.loads(self.get(variant).text)
         replay = master.rsplit("/", 1)[0] + "/" + variant.rsplit("/", 1)[1] + "?type=replay"
@@ -107,7 +115,7 @@ class Sim:
 
     def chunk_list(self, space_id: str) -> str:
         """The final chunk list's URL, as spacecast resolves it from the master."""
-        master = self.spaces[space_id]["master"]
+        master = playlists.master_url(self.spaces[space_id]["master"])
         return playlists.chunk_list_url(master, self.get(master).text)
 
     def stop(self) -> None:
@@ -173,8 +181,9 @@ def measure(
     raw = "--format" in extra
     if extra:
         cmd = [*cmd[:-2], *extra, *cmd[-2:]] if tool == "spacecast" else cmd
-    if raw:
-        cmd = [c.replace("spacecast.m4a", "spacecast.aac") for c in cmd]
+    if raw or space_id == CAMERA_ID:
+        ext = "aac" if raw else "mp4"
+        cmd = [c.replace("spacecast.m4a", f"spacecast.{ext}") for c in cmd]
     # The growth of spacecast's own RSS along a long Space (issue 15: at most 5 MB from chunk
     # 2,000 to chunk 10,000), sampled as its manifest grows.
     manifest = LineCounter(out / "work" / space_id / "manifest.jsonl")
@@ -240,6 +249,26 @@ def through_edge(latency: int, tmp: Path, envs: Path, repeat: int) -> list[Row]:
     return rows
 
 
+def camera(latency: int, tmp: Path, envs: Path, repeat: int, tools: list[str]) -> list[Row]:
+    """The camera Space: spacecast's mp4 against yt-dlp's and the bare fetch. A first bare
+    fetch, not measured, has the simulator make every segment (it keeps them), so that no tool
+    pays for the simulator's muxing."""
+    sim = Sim(latency, Path(tempfile.mkdtemp(dir=tmp)), "--space", CAMERA_SPACE)
+    rows = []
+    try:
+        measure("bare fetch", sim, CAMERA_ID, latency, tmp, envs)
+        for tool in (t for t in tools if t != "twspace-dl"):
+            runs = [measure(tool, sim, CAMERA_ID, latency, tmp, envs)
+                    for _ in range(repeat if tool in QUICK else 1)]  # fmt: skip
+            print(*runs, sep="\n", file=sys.stderr)
+            row = median_run(runs)
+            row.note = f"camera 720p; {row.note}" if row.note else "camera 720p"
+            rows.append(row)
+    finally:
+        sim.stop()
+    return rows
+
+
 def _rss_note(usage: Usage) -> list[str]:
     if len(usage.rss_at) < len(RSS_MARKS):
         return []
@@ -267,7 +296,10 @@ def netscape_cookies(tmp: Path) -> Path:
 
 
 def table(rows: list[Row]) -> Table:
-    out = Table(title="spacecast download vs peers (1-hour Space; 10,000-chunk Space last)")
+    out = Table(
+        title="spacecast download vs peers (1-hour Space; a 10-minute camera Space; "
+        "10,000-chunk Space last)"
+    )
     for col in ("tool", "chunks", "latency", "wall s", "CPU s", "peak RSS MB", "x spacecast",
                 "ideal s", "duration error s"):  # fmt: skip
         out.add_column(col, justify="left" if col == "tool" else "right")
@@ -318,6 +350,7 @@ def main() -> None:
                 if latency == args.latency_ms[0] and "spacecast" in args.tools:
                     rows.append(lost_chunks(latency, tmp, envs, args.repeat))
                     rows += through_edge(latency, tmp, envs, args.repeat)
+                    rows += camera(latency, tmp, envs, args.repeat, args.tools)
                 if not args.no_long and latency == args.latency_ms[0]:
                     for extra in ((), ("--format", "aac")):
                         rows.append(measure("spacecast", sim, LONG_ID, latency, tmp, envs, *extra))

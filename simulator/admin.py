@@ -76,12 +76,15 @@ def _whole(request: web.Request, name: str, default: int, low: int, high: int) -
 
 async def truth(request: web.Request) -> web.Response:
     """The Space's audio frames for chunks [from, to), with no tags: what a download must equal.
-    Only chunks that exist: the body is never larger than the Space so far."""
+    Only chunks that exist: the body is never larger than the Space so far. A camera Space's
+    `rendition` (0 is the best) has its own audio."""
     sim, entry = _space(request)
     done = sim.world.complete_chunks(entry)
     first = _whole(request, "from", 0, 0, done)
     last = _whole(request, "to", done, first, done)
-    body = b"".join(entry.chunks.audio(seq) for seq in range(first, last))
+    makers = entry.renditions or [entry.chunks]
+    maker = makers[_whole(request, "rendition", 0, 0, len(makers) - 1)]
+    body = b"".join(maker.audio(seq) for seq in range(first, last))
     return web.Response(body=body, content_type="audio/aac")
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fractions import Fraction
 
 from simulator import audio, id3
 
@@ -36,18 +38,31 @@ def iso_ms(epoch: float) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
+FRAMES_PER_SECOND = Fraction(audio.SAMPLE_RATE, audio.SAMPLES_PER_FRAME)  # 46.875
+
+
 @dataclass
 class Timeline:
-    """Frame counts and start frames of a Space's chunks, extended lazily as the Space runs."""
+    """Frame counts and start frames of a Space's chunks, extended lazily as the Space runs.
+
+    An audio Space's chunks hold as many frames as real ones do (FRAME_COUNTS). A camera Space's
+    segments are cut at the video's keyframes, every `segment_s` seconds exactly, so each holds
+    the audio frames that start within its span: 141, 141, 140, ... for 3 s.
+    """
 
     key: str
+    segment_s: int | None = None
     _counts: list[int] = field(default_factory=list)
     _ends: list[int] = field(default_factory=list)  # cumulative frame count after each chunk
 
     def _extend_to(self, seq: int) -> None:
         while len(self._counts) <= seq:
             n = len(self._counts)
-            count = _rng(self.key, "frames", n).choices(FRAME_COUNTS, FRAME_WEIGHTS)[0]
+            if self.segment_s:
+                per = self.segment_s * FRAMES_PER_SECOND
+                count = math.ceil((n + 1) * per) - math.ceil(n * per)
+            else:
+                count = _rng(self.key, "frames", n).choices(FRAME_COUNTS, FRAME_WEIGHTS)[0]
             self._counts.append(count)
             self._ends.append((self._ends[-1] if self._ends else 0) + count)
 
@@ -63,7 +78,8 @@ class Timeline:
         return self.first_frame(seq) * FRAME_SECONDS
 
     def duration_s(self, seq: int) -> float:
-        return self.frames(seq) * FRAME_SECONDS
+        """A camera Space's segment lasts as long as its picture; its audio, within a frame."""
+        return self.segment_s or self.frames(seq) * FRAME_SECONDS
 
     def extinf(self, seq: int) -> str:
         return f"{self.duration_s(seq):.3f}"

@@ -9,6 +9,7 @@ import re
 from aiohttp import web
 
 from simulator import playlists
+from simulator.camera import Card
 from simulator.chunks import ChunkMaker
 from simulator.model import SpaceState
 from simulator.state import SIM, Sim
@@ -20,6 +21,8 @@ HLS = "/Transcoding/v1/hls/{token}"
 CHUNK_RE = re.compile(r"^chunk_(\d{19})_(\d+)_(a\.aac|v\.ts)$")
 PLAYLIST_RE = re.compile(r"^playlist_(\d{20})\.m3u8$")
 VIDEO_REPLAY_RE = re.compile(r"^master_dynamic_(\d{20})\.m3u8$")
+TS_PACKET = 188
+SHORT_BY_PACKETS = 24
 REFERERS = re.compile(r"^https://([a-z0-9.-]+\.)?(x|twitter)\.com/")
 
 
@@ -193,13 +196,19 @@ async def rendition_file(request: web.Request) -> web.StreamResponse:
         if seqs is not None:
             return _playlist(_vod(maker, seqs, "_v.ts"))
     if (match := CHUNK_RE.match(name)) and match[3] == "v.ts":
-        seq = int(match[2])
+        seq, r = int(match[2]), RENDITIONS[rendition]
         if (
             seq >= sim.world.complete_chunks(entry)
             or maker.name(seq).replace("_a.aac", "_v.ts") != name
+            or sim.faults.chunk_404()
+            or seq in sim.faults.lost
         ):
             raise web.HTTPNotFound()
-        return await send(request, await sim.segments.get(maker, seq), "video/mp2t")
+        card = Card(int(str(r["Width"])), int(str(r["Height"])), entry.space.host)
+        body = await sim.segments.get(maker, seq, card)
+        if seq in sim.faults.short:  # ends a few packets early, as a cut-short transfer would
+            body = body[: (len(body) // TS_PACKET - SHORT_BY_PACKETS) * TS_PACKET]
+        return await send(request, body, "video/mp2t", truncate=sim.faults.truncate())
     raise web.HTTPNotFound()
 
 

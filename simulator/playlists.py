@@ -76,7 +76,7 @@ def video_master(variants: Sequence[tuple[str, dict[str, object]]]) -> str:
         kbps = int(str(r["Kbps"]))
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={kbps * 1000},RESOLUTION={r['Width']}x{r['Height']},"
-            'CODECS="mp4a.40.2"'
+            'CODECS="avc1.4d401f,mp4a.40.2"'  # Main profile, as the cards are encoded
         )
         lines.append(path)
     return "\n".join(lines) + "\n"

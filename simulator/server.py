@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator import admin, api, cdn, levers, media, page
+from simulator import admin, api, cdn, levers, media, page, video
 from simulator import outage as outage_mod
 from simulator.cdn import Front
 from simulator.clock import SimClock
@@ -163,6 +163,10 @@ class Simulator:
         )  # fmt: skip
         if self.settings.ingest:
             await self._start_ingest(state_dir, tls.context)
+        # A camera Space's card loops are encoded on first use, once per machine: before a
+        # listener's first segment waits for them, if it can.
+        if cards := self.sim.world.cards():
+            asyncio.get_running_loop().run_in_executor(None, video.warm, cards)
 
     async def _start_ingest(self, state_dir: Path, tls: ssl.SSLContext) -> None:
         port = self.settings.ingest_port or _free_port(self.settings.bind)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from simulator import audio
-from simulator.chunks import ChunkMaker
+from simulator import audio, video
+from simulator.chunks import ChunkMaker, Timeline
 from simulator.clock import SimClock
 from simulator.model import DEFAULT_SPACES, Space, SpaceSpec, SpaceState, parse_disconnect
 from simulator.settings import SimulatorSettings
@@ -61,7 +61,11 @@ class World:
         seed = self.settings.seed
         participants = hydra_participants(seed)
 
-        main = ChunkMaker(space.id, seed, space.starts_at, audio.speech(), participants)
+        # A camera Space's segments are cut at its video's keyframes (simulator/video.py).
+        timeline = Timeline("", video.SEGMENT_S if space.kind == "camera" else None)
+        main = ChunkMaker(
+            space.id, seed, space.starts_at, audio.speech(), participants, timeline=timeline
+        )
         main.silent = space.silent_at
         main.pts_early_ticks = round(self.settings.pts_early_ms * 90)
         entry = SpaceEntry(space, SpacePaths(seed, space.id, index), main)
@@ -83,6 +87,13 @@ class World:
 
     def now(self) -> float:
         return self.clock.now()
+
+    def cards(self) -> list[tuple[int, int, str]]:
+        """(width, height, host) of every camera Space's renditions: the card loops served."""
+        return sorted({
+            (int(str(r["Width"])), int(str(r["Height"])), e.space.host)
+            for e in self.entries.values() if e.space.kind == "camera" for r in RENDITIONS
+        })  # fmt: skip
 
     def by_id(self, space_id: str) -> SpaceEntry | None:
         return self.entries.get(space_id)

@@ -26,6 +26,7 @@ PRIV_OWNER = b"com.apple.streaming.transportStreamTimestamp\x00"
 PTS_TAG = 2 * ID3_HEADER + len(PRIV_OWNER) + 8  # tag header, PRIV frame header, owner, PTS: 73
 PTS_WRAP = 2**33
 PTS_PER_FRAME = 90_000 * 1024 // 48_000  # 1920 ticks per AAC frame at 48 kHz
+FRAMES_PER_S = 48_000 / 1024
 # An ID3v2.2-2.4 header, or an ADTS sync word (MPEG-4 or -2, layer 0, with or without CRC):
 # the words _is_tag_at and _is_frame_at test byte by byte on the hot path, sought after stray bytes.
 SIGNATURE_MASK = 0xFFFDC0

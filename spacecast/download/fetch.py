@@ -14,6 +14,7 @@ stays unreachable fails with its own code; any other persistent failure stops th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from spacecast.backoff import RetryPolicy
-from spacecast.download import chunks
+from spacecast.download import chunks, ts
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
 from spacecast.x.auth import USER_AGENT
@@ -78,8 +79,55 @@ def _is_404(resp: Answer) -> bool:
     return isinstance(resp, httpx.Response) and resp.status_code == 404
 
 
-def _fullness(cleaned: chunks.CleanChunk) -> tuple[bool, int]:
-    return cleaned.complete, cleaned.frames
+@dataclass(frozen=True)
+class Fetched:
+    """A chunk as stored: its audio frames, and a camera Space's picture packets."""
+
+    audio: chunks.CleanChunk
+    video: ts.Segment | None
+    complete: bool  # whole, and as long as its EXTINF says
+
+    def fullness(self) -> tuple[bool, int, int]:
+        return self.complete, self.audio.frames, self.video.pictures if self.video else 0
+
+
+def _expected(duration: float, video: ts.Segment | None) -> tuple[int, int]:
+    """(frames, pictures) a chunk of this EXTINF holds. A camera segment is cut at a keyframe,
+    so its audio is whichever frames start within it: the EXTINF in frames, rounded either way."""
+    frames = chunks.frames_for(duration)
+    if video is None or not video.frame_ticks:
+        return frames, 0
+    return frames, round(duration * 90_000 / video.frame_ticks)
+
+
+def examine(body: bytes, duration: float, camera: bool) -> tuple[Fetched, str]:
+    """The chunk in `body`, and why it falls short ("" when it does not)."""
+    video = None
+    if camera:
+        try:
+            video = ts.split(body)
+        except ts.NotTransportStream as exc:
+            return Fetched(chunks.clean(b""), None, False), str(exc)
+        clean = chunks.clean(video.audio)
+        clean = dataclasses.replace(clean, pts=video.audio_pts)
+    else:
+        clean = chunks.clean(body)
+    frames, pictures = _expected(duration, video) if duration else (0, 0)
+    exact = (
+        abs(clean.frames - duration * chunks.FRAMES_PER_S) < 1 if video else frames == clean.frames
+    )
+    short = []
+    if duration and not exact:
+        short.append(f"{clean.frames} frames, expected {frames}")
+    if video is not None and pictures and video.pictures != pictures:
+        short.append(f"{video.pictures} pictures, expected {pictures}")
+    if not clean.complete:
+        short.append("cut short")
+    if not clean.frames:
+        short.append("no audio")
+    if video is not None and short:  # cut short somewhere: its last picture may be cut too
+        video = video.less_the_last_picture()
+    return Fetched(clean, video, not short), ", ".join(short)
 
 
 def _gave_up(what: str, resp: Answer, why: str, attempts: int) -> UserError:
@@ -141,23 +189,21 @@ class Fetcher:
                 await self._pause(what, failure_text(resp), attempt, resp, quick=False)
         raise _gave_up(what, resp, failure_text(resp), self.policy.attempts)
 
-    async def chunk(self, ref: ChunkRef) -> chunks.CleanChunk | None:
-        """The cleaned chunk: whole, or cut short after every attempt (`complete` False: its
-        frames are kept, the rest is a gap); None when X answers 404 `MISSING_AFTER` times in
-        a row."""
-        expected = chunks.frames_for(ref.duration) if ref.duration else None
-        best: chunks.CleanChunk | None = None
+    async def chunk(self, ref: ChunkRef) -> Fetched | None:
+        """The chunk: whole, or cut short after every attempt (`complete` False: what it holds
+        is kept, the rest is a gap); None when X answers 404 `MISSING_AFTER` times in a row."""
+        camera = ref.url.partition("?")[0].endswith(".ts")
+        best: Fetched | None = None
         not_found, what = 0, f"chunk {ref.seq}"
         for attempt in range(1, self.policy.attempts + 1):
             resp = await self._get(ref.url)
             if isinstance(resp, httpx.Response) and resp.status_code == 200:
                 self.stats.bytes += len(resp.content)
-                cleaned = chunks.clean(resp.content)
-                if cleaned.complete and cleaned.frames and expected in (None, cleaned.frames):
-                    return cleaned
-                cut = "" if cleaned.complete else ", cut short"
-                why, not_found = f"{cleaned.frames} frames, expected {expected}{cut}", 0
-                best = cleaned if best is None else max(best, cleaned, key=_fullness)
+                fetched, why = examine(resp.content, ref.duration, camera)
+                if fetched.complete:
+                    return fetched
+                not_found = 0
+                best = fetched if best is None else max(best, fetched, key=Fetched.fullness)
             else:
                 why, not_found = failure_text(resp), not_found + 1 if _is_404(resp) else 0
                 last = attempt == self.policy.attempts
@@ -165,9 +211,9 @@ class Fetcher:
                     return None
             if attempt < self.policy.attempts:
                 await self._pause(what, why, not_found or attempt, resp, quick=not_found > 0)
-        if best is not None and best.frames:
-            # Every answer held fewer frames than the EXTINF, or was cut short: keep what X
-            # serves and say so (the pool reports a cut-short chunk's tail as a gap).
+        if best is not None and best.audio.frames:
+            # Every answer held less than the EXTINF, or was cut short: keep what X serves and
+            # say so (the pool reports a cut-short chunk's tail as a gap).
             log.warning("chunk length differs from its EXTINF", seq=ref.seq, detail=why)
             return best
         raise _gave_up(what, resp, why, self.policy.attempts)

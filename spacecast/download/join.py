@@ -141,20 +141,50 @@ def silent_frame() -> bytes:
 
 
 FRAGMENT_US = 60_000_000
+# A camera Space's pictures are restamped to start this far in (ticks), so that no B-frame's
+# DTS, which comes before its PTS, is ever negative; the audio is moved there too, then both back.
+VIDEO_BASE = 10 * 90_000
+
+
+def _fragments(video: bool) -> list[str]:
+    """Fragmented, a fragment a minute: a plain MP4 keeps an index entry per frame in the
+    muxer's memory until the end (about 150 MB for a 10,000-chunk Space), fragments keep one
+    minute's. delay_moov: the AAC config comes out of aac_adtstoasc with the first packet,
+    after an empty moov would have been written without it. With a picture, each fragment
+    starts at a keyframe (frag_keyframe), once a minute has gone by (min_frag_duration)."""
+    flags = "+frag_keyframe+empty_moov+delay_moov+default_base_moof"
+    return [
+        "-movflags",
+        flags,
+        "-min_frag_duration" if video else "-frag_duration",
+        str(FRAGMENT_US),
+    ]
 
 
 def remux_command(dst: Path) -> list[str]:
-    """ADTS on stdin -> AAC in MP4, stream copy; tags are written afterwards with mutagen.
-
-    Fragmented, a fragment a minute: a plain MP4 keeps an index entry per frame in the muxer's
-    memory until the end (about 150 MB for a 10,000-chunk Space), fragments keep one minute's.
-    delay_moov: the AAC config comes out of aac_adtstoasc with the first packet, after an
-    empty moov would have been written without it.
-    """
+    """ADTS on stdin -> AAC in MP4, stream copy; tags are written afterwards with mutagen."""
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
         "-f", "aac", "-i", "pipe:0",
         "-map", "0:a:0", "-c", "copy", "-bsf:a", "aac_adtstoasc", "-map_metadata", "-1",
-        "-movflags", "+frag_keyframe+empty_moov+delay_moov+default_base_moof",
-        "-frag_duration", str(FRAGMENT_US), "-f", "mp4", str(dst),
+        *_fragments(False), "-f", "mp4", str(dst),
+    ]  # fmt: skip
+
+
+def _seconds(ticks: int) -> str:
+    return f"{ticks / 90_000:.6f}"
+
+
+def remux_video_command(dst: Path, video_fd: int, lead_ticks: int) -> list[str]:
+    """ADTS on stdin and the restamped pictures (MPEG-TS) on `video_fd` -> H.264 and AAC in
+    MP4, stream copy. The timestamps are kept as given (copyts): the pictures sit where the
+    joiner put them, VIDEO_BASE plus their place in the audio, and the audio is moved to
+    VIDEO_BASE plus `lead_ticks` (how far the first picture comes before the first sound)."""
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-copyts",
+        "-itsoffset", _seconds(VIDEO_BASE + lead_ticks), "-f", "aac", "-i", "pipe:0",
+        "-f", "mpegts", "-i", f"pipe:{video_fd}",
+        "-map", "1:v:0", "-map", "0:a:0", "-c", "copy", "-bsf:a", "aac_adtstoasc",
+        "-map_metadata", "-1", "-output_ts_offset", f"-{_seconds(VIDEO_BASE)}",
+        *_fragments(True), "-f", "mp4", str(dst),
     ]  # fmt: skip

@@ -14,10 +14,10 @@ import asyncio
 import time
 from collections.abc import Iterable
 
-from spacecast.download.fetch import Fetcher
+from spacecast.download.fetch import Fetcher, MediaUnavailable
 from spacecast.download.pool import ChunkPool
 from spacecast.download.progress import Progress
-from spacecast.download.replay import final_list, latest_list
+from spacecast.download.replay import final_list, latest_list, rendition
 from spacecast.download.settings import DownloadSettings
 from spacecast.logs import get_logger
 from spacecast.x import playlists
@@ -46,23 +46,34 @@ class LiveRecorder:
         self.listed: dict[int, float] = {}  # seq -> EXTINF, from any playlist
         self.last_live = -1
         self.disconnects = 0
+        self.rendition = settings.rendition
 
     async def run(self) -> dict[int, float]:
         """Record until the Space ends; returns every chunk X listed (seq -> EXTINF), all of
         them submitted to the pool."""
         self.progress.status("live")
+        if playlists.is_camera(self.dynamic):  # a master: follow the rendition's live list
+            self.dynamic = await self._rendition_list()
         await self._follow()
         timeout = self.settings.final_list_timeout_s
         if not self.meta.replay_available:
             timeout = min(timeout, NO_REPLAY_FINAL_LIST_S)
         listing = await final_list(
-            self.fetcher, self.dynamic, timeout, self.progress, self.last_live
+            self.fetcher, self.dynamic, timeout, self.progress, self.last_live, self.rendition
         )
         if listing is None:
             log.warning("no final chunk list; keeping what was recorded live", space=self.meta.id)
         else:
             self._add(listing.chunks)
         return self.listed
+
+    async def _rendition_list(self) -> str:
+        """The chosen rendition's live list."""
+        variant = await rendition(self.fetcher, self.dynamic, self.rendition)
+        if variant is None:
+            raise MediaUnavailable("live master playlist", "X answers 404; try again")
+        self.rendition = str(variant.height) if variant.height else self.rendition
+        return variant.url
 
     def _add(self, refs: Iterable[ChunkRef]) -> None:
         for ref in refs:
@@ -103,7 +114,7 @@ class LiveRecorder:
                 self.last_live = max([self.last_live, *(r.seq for r in refs)])
                 if now >= snapshot_due and (snapshot_due == 0.0 or self._has_holes()):
                     snapshot_due = now + backfill_every
-                    snapshot = await latest_list(self.fetcher, self.dynamic)
+                    snapshot = await latest_list(self.fetcher, self.dynamic, self.rendition)
                     if snapshot is not None:
                         self._add(snapshot.chunks)
             await asyncio.sleep(self.settings.live_poll_s)

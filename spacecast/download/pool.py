@@ -113,8 +113,8 @@ class ChunkPool:
 
     async def _one(self, ref: ChunkRef) -> None:
         again = ref.seq in self.reported
-        cleaned = await self.fetcher.chunk(ref)
-        if cleaned is None:
+        fetched = await self.fetcher.chunk(ref)
+        if fetched is None:
             self.missing[ref.seq] = ref
             self._missing_at[ref.seq] = time.monotonic()
             if not again:
@@ -122,15 +122,19 @@ class ChunkPool:
                 self.progress.missing(ref.seq)
                 self.progress.advance(0)  # done with, for now
             return
+        audio, video = fetched.audio, fetched.video
         stored = StoredChunk(
-            ref.seq, cleaned.frames, cleaned.pts, ref.duration, len(cleaned.audio),
-            cut=not cleaned.complete,
+            ref.seq, audio.frames, audio.pts, ref.duration, len(audio.audio),
+            cut=not fetched.complete,
+            pictures=video.pictures if video else 0,
+            video_pts=video.video_pts if video else None,
         )  # fmt: skip
-        self.work.put(stored, cleaned.audio)
+        self.work.put(stored, audio.audio, video.video if video else b"")
         self.on_stored()
         self.fetched += 1
+        size = len(audio.audio) + (len(video.video) if video else 0)
         if again:
             self.reported.discard(ref.seq)
-            self.progress.recovered(ref.seq, len(cleaned.audio))
+            self.progress.recovered(ref.seq, size)
         else:
-            self.progress.advance(len(cleaned.audio))
+            self.progress.advance(size)

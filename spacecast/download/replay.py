@@ -22,11 +22,19 @@ from spacecast.x.playlists import ChunkList
 log = get_logger("spacecast.download")
 
 
-async def latest_list(fetcher: Fetcher, location: str) -> ChunkList | None:
-    """The chunk list the master names now (or the replay list itself); None while 404."""
+async def rendition(fetcher: Fetcher, location: str, wanted: str) -> playlists.Variant | None:
+    """A camera Space's chosen rendition, from its master (None while the master is 404)."""
     master = playlists.master_url(location)
     text = await fetcher.text(master, "master playlist", missing_ok=True)
-    candidates = [playlists.chunk_list_url(master, text)] if text else []
+    return playlists.choose(playlists.variants(master, text), wanted) if text else None
+
+
+async def latest_list(fetcher: Fetcher, location: str, wanted: str = "best") -> ChunkList | None:
+    """The chunk list the master names now (or the replay list itself); None while 404. For a
+    camera Space, the `wanted` rendition's."""
+    master = playlists.master_url(location)
+    text = await fetcher.text(master, "master playlist", missing_ok=True)
+    candidates = [playlists.chunk_list_url(master, text, wanted)] if text else []
     if "/playlist_" in location:
         candidates.append(location)
     for url in candidates:
@@ -42,6 +50,7 @@ async def final_list(
     timeout_s: float,
     progress: Progress,
     must_reach: int | None = None,
+    wanted: str = "best",
 ) -> ChunkList | None:
     """The final list once it reaches `must_reach`; at the deadline, the best seen (or None)."""
     deadline = time.monotonic() + timeout_s
@@ -49,7 +58,7 @@ async def final_list(
     best: ChunkList | None = None
     attempt = 0
     while True:
-        listing = await latest_list(fetcher, location)
+        listing = await latest_list(fetcher, location, wanted)
         if listing is not None and listing.ended:
             last = max((c.seq for c in listing.chunks), default=-1)
             if must_reach is None or last >= must_reach:
@@ -66,10 +75,15 @@ async def final_list(
 
 
 async def collect(
-    fetcher: Fetcher, pool: ChunkPool, location: str, timeout_s: float, progress: Progress
+    fetcher: Fetcher,
+    pool: ChunkPool,
+    location: str,
+    timeout_s: float,
+    progress: Progress,
+    wanted: str = "best",
 ) -> dict[int, float]:
     """Submit an ended Space's chunks to the pool; returns what X listed (seq -> EXTINF)."""
-    listing = await final_list(fetcher, location, timeout_s, progress)
+    listing = await final_list(fetcher, location, timeout_s, progress, wanted=wanted)
     if listing is None:
         raise MediaUnavailable(
             "final chunk list", f"still unavailable after {timeout_s:.0f} s; try again later"

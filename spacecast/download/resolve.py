@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
+from spacecast.x import playlists
 from spacecast.x.api import XClient
 from spacecast.x.errors import StreamUnavailable
 from spacecast.x.models import SpaceMetadata
@@ -42,6 +43,10 @@ class Plan:
     @property
     def live(self) -> bool:
         return "dynamic_playlist" in self.location
+
+    @property
+    def camera(self) -> bool:
+        return playlists.is_camera(self.location)
 
 
 async def wait_for_start(

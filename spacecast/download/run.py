@@ -19,7 +19,7 @@ from spacecast.download.live import LiveRecorder
 from spacecast.download.output import Joiner
 from spacecast.download.pool import ChunkPool
 from spacecast.download.progress import make_progress
-from spacecast.download.replay import collect
+from spacecast.download.replay import collect, rendition
 from spacecast.download.resolve import Plan, resolve
 from spacecast.download.settings import DownloadSettings
 from spacecast.download.workdir import WorkDir, atomic_target
@@ -51,6 +51,8 @@ class Summary:
     bytes: int
     gap_policy: str
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    rendition: str = ""  # a camera Space's recorded rendition ("1280x720"), "" for audio
+    video_frames: int = 0  # the pictures in the output (0 without a picture)
     host_disconnects: int = 0
     http_version: str = ""  # what X's CDN negotiated for the media ("HTTP/2", "HTTP/1.1")
     elapsed_s: float = 0.0
@@ -73,6 +75,12 @@ class GapsRefused(UserError):
 
 def _path(text: str) -> Path:
     return Path(text).expanduser()
+
+
+def _with_video(plan: Plan, settings: DownloadSettings) -> bool:
+    """A camera Space is recorded with its picture, unless the sound alone is asked for (raw
+    ADTS can hold nothing else)."""
+    return plan.camera and not settings.audio_only and settings.format != "aac"
 
 
 async def download(space: str, settings: DownloadSettings, x: XSettings) -> Summary:
@@ -104,7 +112,8 @@ async def _download(space: str, settings: DownloadSettings, x: XSettings) -> Sum
         )
         plan = await resolve(client, space_id, settings.wait, settings.wait_poll_s)
         default = DownloadSettings.model_fields["output"].default
-        target = naming.output_path(settings.output, plan.meta, settings.format, default)
+        ext = "mp4" if _with_video(plan, settings) else settings.format
+        target = naming.output_path(settings.output, plan.meta, ext, default)
         if target.exists() and not settings.overwrite:
             raise UserError(f"{target} exists (use --overwrite)", ExitCode.OUTPUT_EXISTS)
         log.info("downloading", space=space_id, live=plan.live, output=str(target))
@@ -129,7 +138,7 @@ async def _record_and_write(
 ) -> Summary:
     """Record into a temporary file beside the target, renamed onto it once verified."""
     with atomic_target(target) as part:
-        joiner = Joiner(work, settings.format, part)
+        joiner = Joiner(work, settings.format, part, video=_with_video(plan, settings))
         try:
             summary = await _record(client, http, plan, work, joiner, settings)
         except BaseException:
@@ -152,6 +161,8 @@ async def _record(
     fetcher = Fetcher(http, policy, on_retry=progress.retry)
     disconnects = 0
     silence: asyncio.Task[bytes] | None = None
+    variant = await rendition(fetcher, plan.location, settings.rendition) if plan.camera else None
+    wanted = str(variant.height) if variant and variant.height else settings.rendition
     try:
         pool = ChunkPool(fetcher, work, settings.concurrency, progress, joiner.stored)
         async with pool:
@@ -159,11 +170,12 @@ async def _record(
                 recorder = LiveRecorder(
                     client, fetcher, pool, plan.meta, plan.location, settings, progress
                 )
+                recorder.rendition = wanted
                 listed = await recorder.run()
                 disconnects = recorder.disconnects
             else:
                 listed = await collect(
-                    fetcher, pool, plan.location, settings.final_list_timeout_s, progress
+                    fetcher, pool, plan.location, settings.final_list_timeout_s, progress, wanted
                 )
             # The start is known now: the output is written while the rest arrives.
             await joiner.begin(min([*listed, *work.stored], default=0))
@@ -177,6 +189,7 @@ async def _record(
     if silence is not None:
         await silence
     summary = await write(plan, work, listed, joiner, settings)
+    summary.rendition = variant.size if variant else ""
     summary.chunks_fetched, summary.bytes = pool.fetched, fetcher.stats.bytes
     summary.http_version = fetcher.stats.http_version()
     summary.host_disconnects = disconnects
@@ -207,7 +220,13 @@ async def write(
     await joiner.finish(slots, fill)
     if settings.format == "m4a":
         tags.write_tags(joiner.dst, plan.meta)
-    actual = await verify.probe_duration(joiner.dst, raw_adts=settings.format == "aac")
+    if joiner.video:
+        found = await asyncio.to_thread(verify.tracks, joiner.dst)
+        actual = found["soun"].seconds if "soun" in found else 0.0
+        trailing = _trailing_fill(slots) if fill else 0.0
+        verify.check_pictures(found.get("vide"), joiner.pictures, actual, trailing)
+    else:
+        actual = await verify.probe_duration(joiner.dst, raw_adts=settings.format == "aac")
     verify.check_duration(actual, expected)
     meta = plan.meta
     return Summary(
@@ -225,4 +244,16 @@ async def write(
         bytes=0,
         gap_policy=settings.gaps,
         gaps=join.report(gaps),
+        video_frames=joiner.pictures,
     )
+
+
+def _trailing_fill(slots: list[join.Slot]) -> float:
+    """Silence after the last segment (the tail of a last chunk cut short, a last chunk lost):
+    the sound goes on there, the picture does not."""
+    seconds = 0.0
+    for slot in reversed(slots):
+        if not isinstance(slot, join.Gap):
+            break
+        seconds += slot.seconds
+    return seconds

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from spacecast.settings import ENV_PREFIX, SpacecastSettings
+from spacecast.x.playlists import RENDITION_RE
 
 DEFAULT_TEMPLATE = "{date} {host} - {title} ({id}).{ext}"
 
@@ -28,7 +29,18 @@ class DownloadSettings(SpacecastSettings):
         "{date} {ext}.",
     )
     format: Literal["m4a", "aac"] = Field(
-        "m4a", description="m4a (AAC in MP4, tagged) or aac (the raw ADTS stream, untagged)."
+        "m4a",
+        description="m4a (AAC in MP4, tagged) or aac (the raw ADTS stream, untagged). A camera "
+        "Space is recorded as mp4 with its picture, unless --audio-only or aac.",
+    )
+    rendition: str = Field(
+        "best",
+        pattern=RENDITION_RE.pattern,
+        description="Camera Spaces: which rendition to record: best, worst, or a height "
+        "(720, 480p).",
+    )
+    audio_only: bool = Field(
+        False, description="Camera Spaces: record the sound alone (as --format says)."
     )
     cookies: str | None = Field(
         None, description="Browser cookies (Netscape cookies.txt or JSON); default: guest access."

@@ -7,6 +7,7 @@ import json
 import os
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -68,49 +69,112 @@ def _walk_top(f: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
             f.seek(size - head, os.SEEK_CUR)
 
 
-def _timescale_and_default(moov: bytes) -> tuple[int, int]:
-    timescale, default = 0, 0
+@dataclass
+class Track:
+    timescale: int = 0
+    default: int = 0  # trex's default sample duration
+    ticks: int = 0
+    samples: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return self.ticks / self.timescale if self.timescale else 0.0
+
+
+def _full_box(box: bytes, at32: int, at64: int) -> int:
+    """A field of a version 0 or 1 full box, at its offset in either."""
+    return struct.unpack_from(">I", box, at64 if box[0] == 1 else at32)[0]  # type: ignore[no-any-return]
+
+
+def _tracks_of(moov: bytes) -> dict[int, tuple[bytes, Track]]:
+    """track id -> (handler type, its timescale and default duration)."""
+    found: dict[int, tuple[bytes, Track]] = {}
+    defaults: dict[int, int] = {}
     for kind, body in _boxes(moov):
         if kind == b"trak":
-            for k2, mdia in _boxes(body):
-                for k3, box in _boxes(mdia) if k2 == b"mdia" else ():
+            track_id, handler, track = 0, b"", Track()
+            for k2, box in _boxes(body):
+                if k2 == b"tkhd":
+                    track_id = _full_box(box, 12, 20)
+                for k3, sub in _boxes(box) if k2 == b"mdia" else ():
                     if k3 == b"mdhd":
-                        timescale = struct.unpack_from(">I", box, 20 if box[0] == 1 else 12)[0]
-        if kind == b"mvex":
+                        track.timescale = _full_box(sub, 12, 20)
+                    elif k3 == b"hdlr":
+                        handler = sub[8:12]
+            found[track_id] = (handler, track)
+        elif kind == b"mvex":
             for k2, box in _boxes(body):
                 if k2 == b"trex":
-                    default = struct.unpack_from(">I", box, 12)[0]
-    return timescale, default
+                    defaults[struct.unpack_from(">I", box, 4)[0]] = struct.unpack_from(
+                        ">I", box, 12
+                    )[0]
+    for track_id, (_, track) in found.items():
+        track.default = defaults.get(track_id, 0)
+    return found
 
 
-def _traf_ticks(traf: bytes, default: int) -> int:
-    ticks = 0
+def _add_traf(traf: bytes, tracks: dict[int, tuple[bytes, Track]]) -> None:
+    track: Track | None = None
+    default = 0
     for kind, box in _boxes(traf):
         flags = int.from_bytes(box[1:4])
         if kind == b"tfhd":
+            entry = tracks.get(struct.unpack_from(">I", box, 4)[0])
+            if entry is None:
+                return
+            track = entry[1]
+            default = track.default
             at = 8 + (8 if flags & 0x01 else 0) + (4 if flags & 0x02 else 0)
             if flags & 0x08:
                 default = struct.unpack_from(">I", box, at)[0]
-        elif kind == b"trun":
+        elif kind == b"trun" and track is not None:
             count = struct.unpack_from(">I", box, 4)[0]
+            track.samples += count
             if not flags & 0x100:
-                ticks += count * default
+                track.ticks += count * default
                 continue
             at = 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
             stride = 4 * sum(bool(flags & bit) for bit in (0x100, 0x200, 0x400, 0x800))
-            ticks += sum(struct.unpack_from(">I", box, at + i * stride)[0] for i in range(count))
-    return ticks
+            track.ticks += sum(
+                struct.unpack_from(">I", box, at + i * stride)[0] for i in range(count)
+            )
 
 
-def fragmented_duration(path: Path) -> float:
-    timescale, default, ticks = 0, 0, 0
+def tracks(path: Path) -> dict[str, Track]:
+    """A fragmented MP4's tracks by handler ("soun", "vide"): their samples and duration,
+    added up from the fragments' headers (the media is skipped, not read)."""
+    found: dict[int, tuple[bytes, Track]] = {}
     with path.open("rb") as f:
         for kind, body in _walk_top(f):
             if kind == b"moov":
-                timescale, default = _timescale_and_default(body)
+                found = _tracks_of(body)
             else:
-                ticks += sum(_traf_ticks(t, default) for k, t in _boxes(body) if k == b"traf")
-    return ticks / timescale if timescale else 0.0
+                for k, traf in _boxes(body):
+                    if k == b"traf":
+                        _add_traf(traf, found)
+    return {handler.decode("latin-1"): track for handler, track in found.values()}
+
+
+def fragmented_duration(path: Path) -> float:
+    audio = tracks(path).get("soun")
+    return audio.seconds if audio else 0.0
+
+
+def check_pictures(found: Track | None, written: int, audio_s: float, trailing_s: float) -> None:
+    """A camera Space's picture: every frame written is in the file, and it lasts as long as
+    the sound, less any silence after its last segment."""
+    frames = found.samples if found else 0
+    if frames != written:
+        raise UserError(
+            f"output holds {frames} video frames but {written} were written",
+            ExitCode.MEDIA_UNAVAILABLE,
+        )
+    seconds = found.seconds if found else 0.0
+    if written and abs(seconds + trailing_s - audio_s) > TOLERANCE_S + 0.1:
+        raise UserError(
+            f"output's picture lasts {seconds:.3f} s but its sound {audio_s:.3f} s",
+            ExitCode.MEDIA_UNAVAILABLE,
+        )
 
 
 async def probe_duration(path: Path, raw_adts: bool = False) -> float:

@@ -2,10 +2,13 @@
 
 Layout under `<root>/<space id>/`:
   chunks.dat       cleaned chunks (ADTS frames only), appended as they arrive, in any order
-  manifest.jsonl   one line per stored chunk (seq, frames, pts, EXTINF, offset, bytes), written
-                   after its bytes are flushed; a chunk counts as stored only if its line is
-                   whole and its bytes are in the data file, so a kill at any moment costs at
-                   most the chunks in flight (bytes without a line are dead weight, never read)
+  video.dat        a camera Space's pictures: each segment's TS packets less its audio, the same
+                   way (written before the chunk's audio)
+  manifest.jsonl   one line per stored chunk (seq, frames, pts, EXTINF, offset, bytes, and the
+                   picture's), written after its bytes are flushed; a chunk counts as stored
+                   only if its line is whole and its bytes are in the data files, so a kill at
+                   any moment costs at most the chunks in flight (bytes without a line are dead
+                   weight, never read)
   lock             held (flock) by the one download using the directory, with its pid inside;
                    the kernel lets go when that process dies, even by kill -9
 One data file, not a file per chunk: creating and renaming thousands of small files costs more
@@ -32,6 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
+from spacecast.download import ts
 from spacecast.download.chunks import frame_end
 from spacecast.errors import ExitCode, UserError
 
@@ -45,6 +49,14 @@ class StoredChunk:
     bytes: int
     offset: int = 0  # where its bytes start in chunks.dat
     cut: bool = False  # X served it cut short every time: its tail is a gap (join.tail_frames)
+    # A camera Space's segment: its pictures, the first one's PTS, and its packets in video.dat.
+    pictures: int = 0
+    video_pts: int | None = None
+    video_offset: int = 0
+    video_bytes: int = 0
+
+
+VIDEO_FIELDS = ("pictures", "video_pts", "video_offset", "video_bytes")
 
 
 def unusable(exc: OSError, what: str) -> OSError | UserError:
@@ -68,10 +80,13 @@ class WorkDir:
         self.path = root / space_id
         self._lock: IO[str] | None = None
         self._reader: IO[bytes] | None = None
+        self._video: IO[bytes] | None = None
+        self._video_reader: IO[bytes] | None = None
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock = _lock(self.path / "lock")
             self.data_path = self.path / "chunks.dat"
+            self.video_path = self.path / "video.dat"
             self.manifest_path = self.path / "manifest.jsonl"
             self._data: IO[bytes] = self.data_path.open("ab")
             self.stored: dict[int, StoredChunk] = self._load()
@@ -90,9 +105,10 @@ class WorkDir:
         lines = self.manifest_path.read_text(encoding="utf-8", errors="replace").splitlines()
         entries = [entry for line in lines if (entry := _entry(line)) is not None]
         stored: dict[int, StoredChunk] = {}
-        with self.data_path.open("rb") as data:
+        video = self.video_path.open("rb") if self.video_path.exists() else None
+        with self.data_path.open("rb") as data, video or contextlib.nullcontext():
             for chunk in reversed(entries):  # the last line that holds up wins
-                if chunk.seq not in stored and _holds(data, chunk):
+                if chunk.seq not in stored and _holds(data, chunk) and _holds_video(video, chunk):
                     stored[chunk.seq] = chunk
         if len(stored) != len(lines):  # dropped, repeated or unreadable lines: write it anew
             self._rewrite(sorted(stored.values(), key=lambda c: c.seq))
@@ -106,7 +122,14 @@ class WorkDir:
     def has(self, seq: int) -> bool:
         return seq in self.stored
 
-    def put(self, chunk: StoredChunk, audio: bytes) -> None:
+    def put(self, chunk: StoredChunk, audio: bytes, video: bytes = b"") -> None:
+        if video:
+            if self._video is None:
+                self._video = self.video_path.open("ab")
+            at = self._video.seek(0, os.SEEK_END)
+            self._video.write(video)
+            self._video.flush()
+            chunk = replace(chunk, video_offset=at, video_bytes=len(video))
         offset = self._data.seek(0, os.SEEK_END)
         self._data.write(audio)
         self._data.flush()
@@ -122,15 +145,27 @@ class WorkDir:
         self._reader.seek(chunk.offset)
         return self._reader.read(chunk.bytes)
 
+    def read_video(self, seq: int) -> bytes:
+        chunk = self.stored[seq]
+        if not chunk.video_bytes:
+            return b""
+        if self._video_reader is None:
+            self._video_reader = self.video_path.open("rb")
+        self._video_reader.seek(chunk.video_offset)
+        return self._video_reader.read(chunk.video_bytes)
+
+    def _files(self) -> list[IO[bytes] | IO[str] | None]:
+        return [self._data, self._manifest, self._reader, self._video, self._video_reader]
+
     def close(self) -> None:
-        for handle in (self._data, self._manifest, self._reader, self._lock):
+        for handle in [*self._files(), self._lock]:
             if handle is not None:
                 handle.close()
 
     def remove(self) -> None:
         """Delete the directory, still holding its lock: a run that starts meanwhile finds it
         busy, never half deleted."""
-        for handle in (self._data, self._manifest, self._reader):
+        for handle in self._files():
             if handle is not None:
                 handle.close()
         shutil.rmtree(self.path, ignore_errors=True)
@@ -143,12 +178,19 @@ def _entry(line: str) -> StoredChunk | None:
         chunk = StoredChunk(**json.loads(line))
     except (ValueError, TypeError):
         return None
-    numbers = (chunk.seq, chunk.frames, chunk.offset, chunk.bytes)
+    numbers = [chunk.seq, chunk.frames, chunk.offset, chunk.bytes, chunk.pictures]
+    numbers += [chunk.video_offset, chunk.video_bytes]
     return chunk if all(type(n) is int for n in numbers) else None
 
 
 def _line(chunk: StoredChunk) -> str:
-    return json.dumps(vars(chunk), separators=(",", ":")) + "\n"
+    """An audio Space's lines stay as they were: the picture's fields only when there is one."""
+    fields = (
+        vars(chunk)
+        if chunk.video_bytes
+        else {k: v for k, v in vars(chunk).items() if k not in VIDEO_FIELDS}
+    )
+    return json.dumps(fields, separators=(",", ":")) + "\n"
 
 
 def _holds(data: IO[bytes], chunk: StoredChunk) -> bool:
@@ -161,6 +203,19 @@ def _holds(data: IO[bytes], chunk: StoredChunk) -> bool:
     while pos < len(audio) and audio[pos] == 0xFF and (end := frame_end(audio, pos)) is not None:
         pos, frames = end, frames + 1
     return len(audio) == chunk.bytes and pos == chunk.bytes and frames == chunk.frames
+
+
+def _holds_video(video: IO[bytes] | None, chunk: StoredChunk) -> bool:
+    """Whether video.dat holds whole TS packets at the chunk's place (or it has no picture)."""
+    if not chunk.video_bytes:
+        return True
+    if video is None or chunk.video_offset < 0 or chunk.video_bytes % ts.PACKET:
+        return False
+    video.seek(chunk.video_offset)
+    packets = video.read(chunk.video_bytes)
+    return len(packets) == chunk.video_bytes and all(
+        packets[p] == ts.SYNC for p in range(0, len(packets), ts.PACKET)
+    )
 
 
 def _lock(path: Path) -> IO[str]:

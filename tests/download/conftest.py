@@ -76,9 +76,10 @@ def final_list(sim: Simulator, space_id: str) -> m3u8.M3U8:
         return m3u8.loads(client.get(sim.https_url + path).text)
 
 
-def truth(sim: Simulator, space_id: str, first: int, last: int) -> bytes:
+def truth(sim: Simulator, space_id: str, first: int, last: int, rendition: int = 0) -> bytes:
     """The Space's ADTS frames for chunks [first, last): what a download must contain."""
     url = f"{sim.https_url}/_sim/spaces/{space_id}/truth.aac?from={first}&to={last}"
+    url += f"&rendition={rendition}"
     with http(sim) as client:
         return client.get(url).content
 

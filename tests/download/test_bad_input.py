@@ -79,7 +79,7 @@ def test_rate_limited_beyond_budget(make_sim: MakeSim, download: Download, tmp_p
 def test_disk_full(
     make_sim: MakeSim, download: Download, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full(self: WorkDir, chunk: StoredChunk, audio: bytes) -> None:
+    def full(self: WorkDir, chunk: StoredChunk, audio: bytes, video: bytes = b"") -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(self.data_path))
 
     monkeypatch.setattr(WorkDir, "put", full)

@@ -23,13 +23,15 @@ pytestmark = pytest.mark.slow
 SPACE = "id=1EndedReplay1,start=-900,duration=300"
 
 
-def stored(tmp_path: Path) -> int:
+def stored(tmp_path: Path, space_id: str = "1EndedReplay1") -> int:
     """Chunks the work directory has stored so far."""
-    manifest = tmp_path / "work" / "1EndedReplay1" / "manifest.jsonl"
+    manifest = tmp_path / "work" / space_id / "manifest.jsonl"
     return len(manifest.read_text().splitlines()) if manifest.exists() else 0
 
 
-def start_download(sim: Simulator, tmp_path: Path, **popen: Any) -> subprocess.Popen[bytes]:
+def start_download(
+    sim: Simulator, tmp_path: Path, space_id: str = "1EndedReplay1", **popen: Any
+) -> subprocess.Popen[bytes]:
     """`spacecast download` of the Space in a process of its own, two chunks at a time, into
     tmp_path/work and tmp_path/out."""
     env = os.environ | {
@@ -40,7 +42,7 @@ def start_download(sim: Simulator, tmp_path: Path, **popen: Any) -> subprocess.P
         "SPACECAST_DOWNLOAD_OUTPUT": str(tmp_path / "out" / "{id}.{ext}"),
         "SPACECAST_LOG_LEVEL": "warning",
     }
-    cmd = [sys.executable, "-m", "spacecast.cli", "download", "1EndedReplay1", "--concurrency", "2"]
+    cmd = [sys.executable, "-m", "spacecast.cli", "download", space_id, "--concurrency", "2"]
     return subprocess.Popen(cmd, env=env, **popen)
 
 
@@ -146,3 +148,28 @@ def test_a_broken_manifest_heals_on_rerun(
     assert result.summary["chunks_fetched"] == 3  # the three bad entries, nothing else
     healed = manifest.read_text().splitlines()
     assert len(healed) == count and len({json.loads(line)["seq"] for line in healed}) == count
+
+
+def test_a_camera_space_resumes_after_kill(
+    make_sim: MakeSim, download: Download, tmp_path: Path
+) -> None:
+    """The pictures are kept beside the sound, checked on rerun, and joined as if whole."""
+    space = "kind=camera,id=1CameraResume,start=-900,duration=90,host=cam_host"
+    sim = make_sim(space=[space], final_list_404_s=0, throttle_kbps=2000)
+    proc = start_download(sim, tmp_path, "1CameraResume", stdout=subprocess.DEVNULL)
+    try:
+        wait_for("8 segments stored", lambda: stored(tmp_path, "1CameraResume") >= 8, every=0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    done = stored(tmp_path, "1CameraResume")
+    sim.sim.settings.throttle_kbps = 0
+    result = download(sim, "1CameraResume")
+    assert result.code == 0, result.err
+    summary = result.summary
+    count = summary["chunks"]
+    assert count == 29 and summary["chunks_reused"] >= done - 1
+    assert summary["chunks_reused"] + summary["chunks_fetched"] == count
+    out = Path(summary["output"])
+    assert adts_of(out) == truth(sim, "1CameraResume", 0, count)
+    assert summary["video_frames"] == 90 * count
