@@ -17,6 +17,7 @@ from simulator import id3, video
 from simulator.chunks import ChunkMaker
 
 CACHE_BYTES = 256 * 2**20  # about 15 minutes of the best rendition: a bench's whole Space
+MUXING = 4  # ffmpeg muxes at once, at most (each is short; more would only queue for the CPU)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class SegmentCache:
         self._done: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._size = 0
         self._making: dict[tuple[str, int], asyncio.Future[bytes]] = {}
+        self._slots = asyncio.Semaphore(MUXING)
 
     async def get(self, maker: ChunkMaker, seq: int, card: Card) -> bytes:
         key = (maker.space_id, seq)
@@ -43,12 +45,16 @@ class SegmentCache:
             self._done.move_to_end(key)
             return self._done[key]
         if key not in self._making:
-            self._making[key] = asyncio.ensure_future(self._make(key, maker, seq, card))
+            making = asyncio.ensure_future(self._make(key, maker, seq, card))
+            # Asked for by listeners who may all have gone: its failure is theirs, not a stray.
+            making.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._making[key] = making
         return await asyncio.shield(self._making[key])
 
     async def _make(self, key: tuple[str, int], maker: ChunkMaker, seq: int, card: Card) -> bytes:
         try:
-            body = await segment(maker, seq, card)
+            async with self._slots:
+                body = await segment(maker, seq, card)
         finally:
             del self._making[key]
         self._done[key] = body

@@ -89,6 +89,7 @@ def _build(width: int, height: int, name: str) -> Path:
             subprocess.run(cmd, check=True, capture_output=True)
             if not (staging / last.name).exists():
                 raise RuntimeError(f"the {width}x{height} card loop came out short")
+            shutil.rmtree(final, ignore_errors=True)  # a loop left half-made by a crash
             staging.rename(final)
         except OSError:
             if not last.exists():

@@ -102,10 +102,12 @@ def _expected(duration: float, video: ts.Segment | None) -> tuple[int, int]:
 
 def examine(body: bytes, duration: float, camera: bool) -> tuple[Fetched, str]:
     """The chunk in `body`, and why it falls short ("" when it does not)."""
-    video = None
+    video, trimmed = None, False
     if camera:
+        whole = len(body) - len(body) % ts.PACKET
+        trimmed = whole != len(body)  # cut short mid-packet: keep the whole packets
         try:
-            video = ts.split(body)
+            video = ts.split(body[:whole])
         except ts.NotTransportStream as exc:
             return Fetched(chunks.clean(b""), None, False), str(exc)
         clean = chunks.clean(video.audio)
@@ -121,7 +123,7 @@ def examine(body: bytes, duration: float, camera: bool) -> tuple[Fetched, str]:
         short.append(f"{clean.frames} frames, expected {frames}")
     if video is not None and pictures and video.pictures != pictures:
         short.append(f"{video.pictures} pictures, expected {pictures}")
-    if not clean.complete:
+    if not clean.complete or trimmed:
         short.append("cut short")
     if not clean.frames:
         short.append("no audio")

@@ -83,11 +83,18 @@ class Output:
                     stderr=asyncio.subprocess.PIPE,
                     pass_fds=(read_end,),
                 )
+            except BaseException:
+                os.close(write_end)
+                raise
             finally:
                 os.close(read_end)
             pipe = os.fdopen(write_end, "wb", 0)  # the transport owns it and closes it
-            loop = asyncio.get_running_loop()
-            self._pictures = await loop.connect_write_pipe(_Pipe, pipe)
+            try:
+                loop = asyncio.get_running_loop()
+                self._pictures = await loop.connect_write_pipe(_Pipe, pipe)
+            except BaseException:
+                pipe.close()
+                raise
         # Behind the download in the queue for the CPU: the remux runs in the download's idle
         # moments instead of delaying its responses, and it has all the time until the end.
         os.setpriority(os.PRIO_PROCESS, self._ffmpeg.pid, REMUX_NICENESS)
@@ -175,8 +182,13 @@ class Joiner:
             if self.video and chunk and chunk.pts is not None and chunk.video_pts is not None:
                 ahead = (chunk.pts - chunk.video_pts) % chunks.PTS_WRAP
                 self._lead = ahead if ahead < chunks.PTS_WRAP // 2 else 0
-            self.output = Output(self.fmt, self.dst, self.video)
-            await self.output.open(self._lead)
+            output = Output(self.fmt, self.dst, self.video)
+            try:
+                await output.open(self._lead)
+            except BaseException:  # cancelled half-way (finish stopping the streaming): an
+                await output.abort()  # output is only kept once it is whole
+                raise
+            self.output = output
         return self.output
 
     def _pictures(self, seq: int) -> bytes:
@@ -227,7 +239,8 @@ class Joiner:
                     output = await self._open(slot)
                     output.write(silence * slot.frames)
                     self.frames += slot.frames
-                    await output.drain()
+                    if not self.video:  # ffmpeg reads the sound no further than the pictures:
+                        await output.drain()  # a gap's silence waits in memory for them
             else:
                 await (await self._write(slot)).drain()
         await (await self._open(slots[0] if slots else 0)).close()

@@ -163,6 +163,7 @@ async def _record(
     silence: asyncio.Task[bytes] | None = None
     variant = await rendition(fetcher, plan.location, settings.rendition) if plan.camera else None
     wanted = str(variant.height) if variant and variant.height else settings.rendition
+    work.claim(f"camera {wanted}" if plan.camera else "audio")
     try:
         pool = ChunkPool(fetcher, work, settings.concurrency, progress, joiner.stored)
         async with pool:
@@ -223,8 +224,8 @@ async def write(
     if joiner.video:
         found = await asyncio.to_thread(verify.tracks, joiner.dst)
         actual = found["soun"].seconds if "soun" in found else 0.0
-        trailing = _trailing_fill(slots) if fill else 0.0
-        verify.check_pictures(found.get("vide"), joiner.pictures, actual, trailing)
+        silent = _pictureless(slots) if fill else 0.0
+        verify.check_pictures(found.get("vide"), joiner.pictures, actual, silent)
     else:
         actual = await verify.probe_duration(joiner.dst, raw_adts=settings.format == "aac")
     verify.check_duration(actual, expected)
@@ -248,12 +249,13 @@ async def write(
     )
 
 
-def _trailing_fill(slots: list[join.Slot]) -> float:
-    """Silence after the last segment (the tail of a last chunk cut short, a last chunk lost):
-    the sound goes on there, the picture does not."""
+def _pictureless(slots: list[join.Slot]) -> float:
+    """Silence before the first segment and after the last (segments lost there, the tail of
+    a last one cut short): the sound runs there, the picture does not."""
     seconds = 0.0
-    for slot in reversed(slots):
-        if not isinstance(slot, join.Gap):
-            break
-        seconds += slot.seconds
+    for run in (slots, slots[::-1]):
+        for slot in run:
+            if not isinstance(slot, join.Gap):
+                break
+            seconds += slot.seconds
     return seconds

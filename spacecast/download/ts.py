@@ -127,21 +127,38 @@ def _streams(data: bytes) -> tuple[set[int], dict[int, int]]:
     return pmt_pids, {}
 
 
-def _pes_start(payload: bytes | bytearray) -> tuple[int | None, int | None, int] | None:
-    """(PTS, DTS, where the data begins) of a PES that begins this payload; None if none does."""
+def _stamps_at(payload: bytes | bytearray, start: int, end: int) -> tuple[int, int]:
+    """Where the PTS and DTS of a PES beginning at `start` sit (0: it has none, or they do
+    not fit before `end` and inside the PES header's own length)."""
+    if start + 9 > end or payload[start : start + 3] != b"\x00\x00\x01":
+        return 0, 0
+    flags, header_end = payload[start + 7] >> 6, start + 9 + payload[start + 8]
+    pts = start + 9 if flags & 2 and start + 14 <= min(end, header_end) else 0
+    dts = start + 14 if flags == 3 and start + 19 <= min(end, header_end) else 0
+    return pts, dts
+
+
+def _pes_start(payload: bytes | bytearray) -> tuple[int | None, int] | None:
+    """(PTS, where the data begins) of a PES that begins this payload; None if none does."""
     if len(payload) < 9 or payload[:3] != b"\x00\x00\x01":
         return None
-    flags, header = payload[7] >> 6, 9 + payload[8]
-    pts = _read_ts(payload, 9) if flags & 2 and len(payload) >= 14 else None
-    dts = _read_ts(payload, 14) if flags == 3 and len(payload) >= 19 else None
-    return pts, dts, header
+    pts_at, _ = _stamps_at(payload, 0, len(payload))
+    return (_read_ts(payload, pts_at) if pts_at else None), min(len(payload), 9 + payload[8])
 
 
 def split(data: bytes) -> Segment:
-    """The segment's audio frames and picture packets. Raises NotTransportStream for a body
-    that is not whole packets of one (a truncated body has been refused before this)."""
+    """The segment's audio frames and picture packets. Raises NotTransportStream, and nothing
+    else, for a body that is not whole packets of one, or whose tables or pictures make no
+    sense (the caller trims a cut-short body to whole packets first)."""
     if len(data) % PACKET or not data or any(data[p] != SYNC for p in range(0, len(data), PACKET)):
         raise NotTransportStream("not an MPEG-TS segment")
+    try:
+        return _split(data)
+    except IndexError:  # a table or header that runs past its packet
+        raise NotTransportStream("an MPEG-TS segment with a broken table or header") from None
+
+
+def _split(data: bytes) -> Segment:
     tables, streams = _streams(data)
     tables.add(0)
     audio_pid = next((p for p, t in streams.items() if t == STREAM_AAC), None)
@@ -157,15 +174,16 @@ def split(data: bytes) -> Segment:
         if pid == video_pid or pid in tables:
             if pid == video_pid and unit_start and start is not None:
                 head = _pes_start(data[start : pos + PACKET])
-                if head is not None and head[0] is not None:
-                    stamps.append(head[0])
-                    last_at = len(video)
+                if head is None or head[0] is None:  # its time cannot be known, nor moved
+                    raise NotTransportStream("a picture without a timestamp")
+                stamps.append(head[0])
+                last_at = len(video)
             video += data[pos : pos + PACKET]
         elif pid == audio_pid and start is not None:
             payload = data[start : pos + PACKET]
             head = _pes_start(payload) if unit_start else None
             if head is not None:
-                audio.append(_Pes(head[0], bytearray(payload[head[2] :])))
+                audio.append(_Pes(head[0], bytearray(payload[head[1] :])))
             elif audio:
                 audio[-1].data += payload
     return Segment(
@@ -173,7 +191,7 @@ def split(data: bytes) -> Segment:
         audio_pts=audio[0].pts if audio else None,
         video=bytes(video),
         pictures=len(stamps),
-        video_pts=min(stamps) if stamps else None,
+        video_pts=stamps[0] if stamps else None,  # the keyframe the segment starts with
         frame_ticks=_interval(stamps),
         last_at=last_at,
     )
@@ -187,24 +205,22 @@ def _interval(stamps: list[int]) -> int | None:
 
 
 def retime(packets: bytes, delta: int) -> bytes:
-    """The packets with every PCR, PTS and DTS moved by `delta` ticks (mod 2**33)."""
+    """The packets with every PCR, PTS and DTS moved by `delta` ticks (mod 2**33). A field
+    that would run past its packet is left alone, never written into the next one."""
     out = bytearray(packets)
-    for pos in range(0, len(out), PACKET):
+    for pos in range(0, len(out) - PACKET + 1, PACKET):
+        end = pos + PACKET
         control = (out[pos + 3] >> 4) & 0x3
-        if control & 2 and out[pos + 4] and out[pos + 5] & 0x10:  # a PCR
+        if control & 2 and out[pos + 4] >= 7 and out[pos + 5] & 0x10:  # a PCR
             at = pos + 6
             base = (int.from_bytes(out[at : at + 4]) << 1) | (out[at + 4] >> 7)
             base = (base + delta) % PTS_WRAP
             out[at : at + 4] = (base >> 1).to_bytes(4)
             out[at + 4] = (out[at + 4] & 0x7F) | ((base & 1) << 7)
         start = _payload_at(out, pos)
-        if start is None or not out[pos + 1] & 0x40 or out[start : start + 3] != b"\x00\x00\x01":
+        if start is None or not out[pos + 1] & 0x40:
             continue
-        if start + 9 > pos + PACKET:
-            continue
-        flags = out[start + 7] >> 6
-        if flags & 2:
-            _write_ts(out, start + 9, _read_ts(out, start + 9) + delta)
-        if flags == 3:
-            _write_ts(out, start + 14, _read_ts(out, start + 14) + delta)
+        for at in _stamps_at(out, start, end):
+            if at:
+                _write_ts(out, at, _read_ts(out, at) + delta)
     return bytes(out)

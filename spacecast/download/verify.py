@@ -160,9 +160,9 @@ def fragmented_duration(path: Path) -> float:
     return audio.seconds if audio else 0.0
 
 
-def check_pictures(found: Track | None, written: int, audio_s: float, trailing_s: float) -> None:
+def check_pictures(found: Track | None, written: int, audio_s: float, silent_s: float) -> None:
     """A camera Space's picture: every frame written is in the file, and it lasts as long as
-    the sound, less any silence after its last segment."""
+    the sound, less the silence before its first segment and after its last."""
     frames = found.samples if found else 0
     if frames != written:
         raise UserError(
@@ -170,7 +170,7 @@ def check_pictures(found: Track | None, written: int, audio_s: float, trailing_s
             ExitCode.MEDIA_UNAVAILABLE,
         )
     seconds = found.seconds if found else 0.0
-    if written and abs(seconds + trailing_s - audio_s) > TOLERANCE_S + 0.1:
+    if written and abs(seconds + silent_s - audio_s) > TOLERANCE_S + 0.1:
         raise UserError(
             f"output's picture lasts {seconds:.3f} s but its sound {audio_s:.3f} s",
             ExitCode.MEDIA_UNAVAILABLE,

@@ -9,6 +9,9 @@ Layout under `<root>/<space id>/`:
                    only if its line is whole and its bytes are in the data files, so a kill at
                    any moment costs at most the chunks in flight (bytes without a line are dead
                    weight, never read)
+  media            what the chunks are of ("audio", or "camera 720": a camera Space's rendition);
+                   chunks of another rendition are never joined with these, so a run that
+                   records another one starts the directory afresh
   lock             held (flock) by the one download using the directory, with its pid inside;
                    the kernel lets go when that process dies, even by kill -9
 One data file, not a file per chunk: creating and renaming thousands of small files costs more
@@ -38,6 +41,7 @@ from typing import IO
 from spacecast.download import ts
 from spacecast.download.chunks import frame_end
 from spacecast.errors import ExitCode, UserError
+from spacecast.logs import get_logger
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class StoredChunk:
     video_bytes: int = 0
 
 
+log = get_logger("spacecast.download")
 VIDEO_FIELDS = ("pictures", "video_pts", "video_offset", "video_bytes")
 
 
@@ -119,6 +124,25 @@ class WorkDir:
         fresh.write_text("".join(_line(c) for c in chunks), encoding="utf-8")
         fresh.replace(self.manifest_path)
 
+    def claim(self, media: str) -> None:
+        """Hold chunks of `media` only: those of anything else (a camera Space's other
+        rendition) are dropped, since their pictures and sound cannot be joined with these."""
+        path = self.path / "media"
+        held = path.read_text(encoding="utf-8", errors="replace").strip() if path.exists() else ""
+        if held and held != media and self.stored:
+            log.warning("work directory held another rendition: starting afresh", held=held,
+                        now=media, chunks=len(self.stored))  # fmt: skip
+            for handle in (self._data, self._manifest):
+                handle.truncate(0)
+            if self._video is None:
+                self._video = self.video_path.open("ab")
+            self._video.truncate(0)
+            self.stored, self.reused = {}, 0
+        if held != media:
+            fresh = path.with_suffix(".tmp")
+            fresh.write_text(media + "\n", encoding="utf-8")
+            fresh.replace(path)
+
     def has(self, seq: int) -> bool:
         return seq in self.stored
 
@@ -180,7 +204,8 @@ def _entry(line: str) -> StoredChunk | None:
         return None
     numbers = [chunk.seq, chunk.frames, chunk.offset, chunk.bytes, chunk.pictures]
     numbers += [chunk.video_offset, chunk.video_bytes]
-    return chunk if all(type(n) is int for n in numbers) else None
+    stamps = [s for s in (chunk.pts, chunk.video_pts) if s is not None]
+    return chunk if all(type(n) is int for n in numbers + stamps) else None
 
 
 def _line(chunk: StoredChunk) -> str:
@@ -206,16 +231,20 @@ def _holds(data: IO[bytes], chunk: StoredChunk) -> bool:
 
 
 def _holds_video(video: IO[bytes] | None, chunk: StoredChunk) -> bool:
-    """Whether video.dat holds whole TS packets at the chunk's place (or it has no picture)."""
+    """Whether video.dat holds TS packets at the chunk's place (or it has no picture): its
+    first and last packets begin with the sync byte, and the file reaches its end. Not every
+    packet is read: a long camera Space keeps gigabytes there."""
     if not chunk.video_bytes:
         return True
     if video is None or chunk.video_offset < 0 or chunk.video_bytes % ts.PACKET:
         return False
-    video.seek(chunk.video_offset)
-    packets = video.read(chunk.video_bytes)
-    return len(packets) == chunk.video_bytes and all(
-        packets[p] == ts.SYNC for p in range(0, len(packets), ts.PACKET)
-    )
+    last = chunk.video_offset + chunk.video_bytes - ts.PACKET
+    for at in (chunk.video_offset, last):
+        video.seek(at)
+        packet = video.read(ts.PACKET)
+        if len(packet) != ts.PACKET or packet[0] != ts.SYNC:
+            return False
+    return True
 
 
 def _lock(path: Path) -> IO[str]:

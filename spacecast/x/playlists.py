@@ -142,8 +142,10 @@ def variants(master: str, text: str) -> list[Variant]:
 
 
 def choose(ladder: list[Variant], wanted: str) -> Variant:
-    """`best` (the tallest, then widest), `worst`, or a height such as `480` or `480p`."""
-    ranked = sorted(ladder, key=lambda v: (v.height, v.width))
+    """`best` (the tallest, then widest), `worst`, or a height such as `480` or `480p`. A
+    variant without a RESOLUTION (sound alone) is chosen only if there is nothing else."""
+    pictures = [v for v in ladder if v.height] or ladder
+    ranked = sorted(pictures, key=lambda v: (v.height, v.width))
     if wanted == "best":
         return ranked[-1]
     if wanted == "worst":
@@ -151,7 +153,7 @@ def choose(ladder: list[Variant], wanted: str) -> Variant:
     height = int(wanted.removesuffix("p"))
     match = [v for v in ranked if v.height == height]
     if not match:
-        raise NoSuchRendition(wanted, sorted({v.height for v in ladder}, reverse=True))
+        raise NoSuchRendition(wanted, sorted({v.height for v in pictures}, reverse=True))
     return match[-1]
 
 

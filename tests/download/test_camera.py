@@ -51,8 +51,19 @@ def check_recording(
     audio = truth(sim, SPACE_ID, segments.start, segments.stop, rendition)
     assert adts_of(out) == audio
     assert float(sound["duration"]) == pytest.approx(float(picture["duration"]), abs=0.05)
-    # The first picture and the first sound start together, within a frame of the sound.
+    # The first picture and the first sound start together, within a frame of the sound, and
+    # every segment's keyframe sits where its segment starts.
     assert abs(float(picture["start_time"]) - float(sound["start_time"])) < 0.022
+    assert keyframes(out) == pytest.approx([3.0 * i for i in range(len(segments))], abs=0.022)
+
+
+def keyframes(path: Path) -> list[float]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-skip_frame", "nokey",
+         "-show_entries", "frame=pts_time", "-of", "csv=p=0", str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return [float(t.strip(",")) for t in out.split()]
 
 
 def test_camera_replay_has_picture_and_sound(make_sim: MakeSim, download: Download) -> None:
@@ -146,8 +157,48 @@ def test_a_segment_cut_short_keeps_the_rest(make_sim: MakeSim, download: Downloa
     assert audio.startswith(truth(sim, SPACE_ID, 0, 4))
     assert audio.endswith(truth(sim, SPACE_ID, 5, SEGMENTS))
     found = streams(out)
-    assert int(found["h264"]["nb_read_packets"]) < video.SEGMENT_FRAMES * SEGMENTS
+    pictures = int(found["h264"]["nb_read_packets"])
+    assert video.SEGMENT_FRAMES * (SEGMENTS - 1) <= pictures < video.SEGMENT_FRAMES * SEGMENTS
+    assert result.summary["video_frames"] == pictures
     assert float(found["aac"]["duration"]) == pytest.approx(3 * SEGMENTS, abs=0.05)
+    assert float(found["h264"]["duration"]) == pytest.approx(3 * SEGMENTS, abs=0.05)
+
+
+def test_a_first_segment_lost_starts_with_silence(make_sim: MakeSim, download: Download) -> None:
+    sim = make_sim(space=[SPACE], final_list_404_s=0, lost_chunks=[0])
+    result = download(sim, "--gaps", "silence", SPACE_ID)
+    assert result.code == 0, result.err
+    out = Path(result.summary["output"])
+    assert adts_of(out).endswith(truth(sim, SPACE_ID, 1, SEGMENTS))
+    found = streams(out)
+    assert float(found["aac"]["duration"]) == pytest.approx(3 * SEGMENTS, abs=0.05)
+    assert int(found["h264"]["nb_read_packets"]) == video.SEGMENT_FRAMES * (SEGMENTS - 1)
+    assert float(found["h264"]["start_time"]) == pytest.approx(3.0, abs=0.022)
+
+
+def test_a_rerun_with_every_segment_kept(
+    make_sim: MakeSim, download: Download, tmp_path: Path
+) -> None:
+    """Nothing to fetch: the output is written from the work directory alone, whole."""
+    sim = make_sim(space=[SPACE], final_list_404_s=0)
+    assert download(sim, "--keep-work", SPACE_ID).code == 0
+    result = download(sim, "--overwrite", SPACE_ID)
+    assert result.code == 0, result.err
+    assert (result.summary["chunks_reused"], result.summary["chunks_fetched"]) == (SEGMENTS, 0)
+    check_recording(sim, Path(result.summary["output"]), 0, range(SEGMENTS))
+
+
+def test_a_rerun_with_another_rendition_never_mixes_them(
+    make_sim: MakeSim, download: Download
+) -> None:
+    sim = make_sim(space=[SPACE], final_list_404_s=0, lost_chunks=[9])
+    first = download(sim, "--rendition", "240", SPACE_ID)  # kept: segment 9 is missing
+    assert first.code == ExitCode.MISSING_CHUNKS
+    sim.sim.faults.lost = frozenset()
+    result = download(sim, SPACE_ID)
+    assert result.code == 0, result.err
+    assert result.summary["chunks_reused"] == 0
+    check_recording(sim, Path(result.summary["output"]), 0, range(SEGMENTS))
 
 
 def test_a_running_camera_space_from_its_start(make_sim: MakeSim, download: Download) -> None:
@@ -164,3 +215,5 @@ def test_a_running_camera_space_from_its_start(make_sim: MakeSim, download: Down
     assert adts_of(out) == truth(sim, "1CameraLive12", 0, count)
     found = streams(out)
     assert int(found["h264"]["nb_read_packets"]) == video.SEGMENT_FRAMES * count
+    assert float(found["h264"]["duration"]) == pytest.approx(3 * count, abs=0.05)
+    assert float(found["h264"]["start_time"]) == pytest.approx(0.0, abs=0.022)
