@@ -175,6 +175,12 @@ def _seconds(ticks: int) -> str:
     return f"{ticks / 90_000:.6f}"
 
 
+# Packets each input's reader thread may hold ahead of the muxer. ffmpeg's default, 8, is a
+# sixth of a second of audio: the muxer kept finding the sound's queue empty and slept 10 ms
+# each time (an hour of a camera Space took minutes to join at next to no CPU).
+INPUT_QUEUE = 1024
+
+
 def remux_video_command(dst: Path, video_fd: int, lead_ticks: int) -> list[str]:
     """ADTS on stdin and the restamped pictures (MPEG-TS) on `video_fd` -> H.264 and AAC in
     MP4, stream copy. The timestamps are kept as given (copyts): the pictures sit where the
@@ -182,8 +188,9 @@ def remux_video_command(dst: Path, video_fd: int, lead_ticks: int) -> list[str]:
     VIDEO_BASE plus `lead_ticks` (how far the first picture comes before the first sound)."""
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-copyts",
+        "-thread_queue_size", str(INPUT_QUEUE),
         "-itsoffset", _seconds(VIDEO_BASE + lead_ticks), "-f", "aac", "-i", "pipe:0",
-        "-f", "mpegts", "-i", f"pipe:{video_fd}",
+        "-thread_queue_size", str(INPUT_QUEUE), "-f", "mpegts", "-i", f"pipe:{video_fd}",
         "-map", "1:v:0", "-map", "0:a:0", "-c", "copy", "-bsf:a", "aac_adtstoasc",
         "-map_metadata", "-1", "-output_ts_offset", f"-{_seconds(VIDEO_BASE)}",
         *_fragments(True), "-f", "mp4", str(dst),
