@@ -55,6 +55,7 @@ class NoProgress(Counter):
     def advance(self, nbytes: int) -> None:
         self.done += 1
         self.bytes += nbytes
+        self._changed()
 
     def status(self, text: str) -> None:
         log.info("stage", stage=text)
@@ -62,15 +63,21 @@ class NoProgress(Counter):
     def retry(self, what: str, why: str) -> None:
         self.retries += 1
         log.info("retrying", what=what, why=why)
+        self._changed()
 
     def missing(self, seq: int) -> None:
         self.gone.add(seq)
         log.warning("chunk missing: X answers 404", seq=seq, missing=len(self.gone))
+        self._changed()
 
     def recovered(self, seq: int, nbytes: int) -> None:
         self.gone.discard(seq)
         self.bytes += nbytes
         log.info("chunk found after all", seq=seq, missing=len(self.gone))
+        self._changed()
+
+    def _changed(self) -> None:
+        """After every count that a display shows has changed (a bar redraws itself)."""
 
     def trouble(self) -> str:
         """Retries and missing chunks so far, for a display ("" while there are none)."""
@@ -119,23 +126,7 @@ class BarProgress(NoProgress):
         super().add_total(chunks)
         self._bar.update(self._task, total=self.total)
 
-    def advance(self, nbytes: int) -> None:
-        super().advance(nbytes)
-        self._show()
-
-    def retry(self, what: str, why: str) -> None:
-        super().retry(what, why)
-        self._show()
-
-    def missing(self, seq: int) -> None:
-        super().missing(seq)
-        self._show()
-
-    def recovered(self, seq: int, nbytes: int) -> None:
-        super().recovered(seq, nbytes)
-        self._show()
-
-    def _show(self) -> None:
+    def _changed(self) -> None:
         transfer = f"{human_bytes(self.bytes)} at {human_bytes(self.rate())}/s"
         if trouble := self.trouble():
             transfer += f"  {trouble}"
