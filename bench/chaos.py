@@ -67,6 +67,14 @@ def _freeze(comm: str, *marks: str) -> Callable[[LocalCast, Simulator], None]:
     return freeze
 
 
+def _freeze_page(run: LocalCast, sim: Simulator) -> None:
+    """The process that runs the page: its renderer, or Chromium itself in single-process mode
+    (the default without the sandbox)."""
+    renderers = [p for p in tree_pids(run.proc.pid) if "--type=renderer" in proc_text(p, "cmdline")]
+    marks = ("--type=renderer",) if renderers else ("--single-process",)
+    _freeze("chromium", *marks)(run, sim)
+
+
 def _lever(path: str, **query: object) -> Callable[[LocalCast, Simulator], None]:
     def pull(run: LocalCast, sim: Simulator) -> None:
         httpx.post(f"{sim.http_url}{path}", params=query).raise_for_status()  # type: ignore[arg-type]
@@ -77,7 +85,7 @@ def _lever(path: str, **query: object) -> Callable[[LocalCast, Simulator], None]
 SCRIPT = [
     Fault("encoder frozen (SIGSTOP)", _freeze("ffmpeg", "x11grab")),
     Fault("level meter frozen", _freeze("parec")),
-    Fault("page renderer frozen", _freeze("chromium", "--type=renderer")),
+    Fault("page renderer frozen", _freeze_page),
     Fault(
         "X's API resetting for 30 s", _lever("/_sim/outage", scope="api", mode="reset", seconds=30)
     ),  # no media outage expected: only the Space's state is out of reach

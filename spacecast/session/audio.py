@@ -11,6 +11,9 @@ from pathlib import Path
 from spacecast.session import commands
 from spacecast.session.process import ManagedProcess
 
+WAKE_S = 2.0
+WAKE_EVERY_S = 0.02
+
 
 class AudioServer(ManagedProcess):
     name = "pulseaudio"
@@ -39,9 +42,20 @@ class AudioServer(ManagedProcess):
             if self.proc.returncode is not None:
                 raise RuntimeError(f"pulseaudio exited with {self.proc.returncode}")
             if (await self.pactl("list", "short", "sinks")).find(self.sink) >= 0:
+                self._tasks.append(asyncio.create_task(self._wake()))
                 return
             await asyncio.sleep(0.05)
         raise RuntimeError("pulseaudio did not create the sink")
+
+    async def _wake(self) -> None:
+        """Resume the sink (it starts suspended: `commands.pulseaudio_script`) once its monitor
+        has a reader, the meter, which the session starts next; after WAKE_S without one, all
+        the same."""
+        for _ in range(int(WAKE_S / WAKE_EVERY_S)):
+            if (await self.pactl("list", "short", "source-outputs")).strip():
+                break
+            await asyncio.sleep(WAKE_EVERY_S)
+        await self.pactl("suspend-sink", self.sink, "0")
 
     async def pactl(self, *args: str) -> str:
         proc = await asyncio.create_subprocess_exec(

@@ -17,8 +17,10 @@ import enum
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,9 @@ LISTEN_CONTROLS = (
 )
 PROFILE = "chromium-profile"  # in the runtime folder; holds the cookies: removed at the end
 RESTART_POLICY = RetryPolicy(base_s=1.0, max_s=20.0)  # a relaunch and rejoin take seconds
-DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=96"
+# The driver relays commands: no JIT needed (its code is interpreted: about 10 MiB less), and a
+# small heap.
+DRIVER_NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=32 --jitless"
 ANONYMOUS_CONTROL = '[data-testid="anonymous"]'
 MEDIA_READY_STATE_JS = """() => {
   const media = [...document.querySelectorAll('audio, video')].filter(m => m.src || m.srcObject);
@@ -87,6 +91,12 @@ def chromium_args(width: int, height: int) -> list[str]:
         "--disable-gpu",
         "--password-store=basic",
     ]
+
+
+# Without the sandbox (the default: the container is the boundary), one process does all: the
+# renderer, the GPU and network services, and no zygotes to fork them (about 40 MiB less).
+# With it, Chromium needs its zygote and separate renderers.
+UNSANDBOXED_ARGS = ["--single-process", "--no-zygote"]
 
 
 def trust_ca(home: Path, ca_file: str) -> None:
@@ -140,6 +150,18 @@ def cookie_params(cookies: Cookies, base_url: str) -> list[dict[str, Any]]:
     ]
 
 
+def pids_using(profile: Path) -> list[int]:
+    """Processes whose command line names `profile` (Chromium's, with --user-data-dir)."""
+    mark = f"--user-data-dir={profile}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark in (entry / "cmdline").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+    return found
+
+
 @dataclass
 class PageView:
     """What the page has told us so far."""
@@ -170,9 +192,12 @@ class Browser:
         base_url: str,
         ca_file: str | None,
         stall_s: float = 10.0,
+        prelude: Callable[[Page], Awaitable[None]] | None = None,
     ) -> None:
         self.chromium, self.sandbox = chromium, sandbox
         self.stall_s = stall_s  # the page's heartbeat must answer within this
+        # Run once, on the first launch, before the Space is shown (the A/V calibration).
+        self.prelude = prelude
         self.width, self.height = width, height
         env = os.environ | pulse_env | {"DISPLAY": display, "PULSE_SINK": sink}
         self.env: dict[str, str | float | bool] = {
@@ -203,7 +228,9 @@ class Browser:
         if state is not BrowserState.LISTENING:
             self.listening.clear()
 
-    async def start(self) -> None:
+    async def open(self) -> None:
+        """Start Playwright's driver (it needs neither the display nor the sound: it can start
+        while they do)."""
         home = Path(str(self.env["HOME"]))
         await asyncio.to_thread(home.mkdir, parents=True, exist_ok=True)
         if self.ca_file:
@@ -211,6 +238,11 @@ class Browser:
         # Playwright's Node driver only relays commands: a small heap is plenty (and ~15 MB less).
         os.environ.setdefault("NODE_OPTIONS", DRIVER_NODE_OPTIONS)
         self._pw = await async_playwright().start()
+
+    async def start(self) -> None:
+        """Launch and join, and keep doing so (once the display and the sink are up)."""
+        if self._pw is None:
+            await self.open()
         self._task = asyncio.create_task(self._keep_listening(), name="browser")
 
     async def _keep_listening(self) -> None:
@@ -238,7 +270,8 @@ class Browser:
             executable_path=self.chromium,
             headless=False,
             chromium_sandbox=self.sandbox,
-            args=chromium_args(self.width, self.height),
+            args=chromium_args(self.width, self.height)
+            + ([] if self.sandbox else UNSANDBOXED_ARGS),
             env=self.env,
             no_viewport=True,
             ignore_default_args=["--enable-automation"],
@@ -249,6 +282,9 @@ class Browser:
         page = self._context.pages[0] if self._context.pages else await self._context.new_page()
         page.on("response", self._on_response)
         page.on("crash", lambda _: self._closed.set())
+        if self.prelude:
+            prelude, self.prelude = self.prelude, None
+            await prelude(page)
         self._set(BrowserState.JOINING)
         await page.goto(self.page_url, wait_until="domcontentloaded", timeout=30_000)
         await self._click_listen(page)
@@ -297,6 +333,11 @@ class Browser:
             with contextlib.suppress(PlaywrightError, TimeoutError):
                 await asyncio.wait_for(self._context.close(), 10)
             self._context = None
+        # A browser that did not answer (frozen, or hung) is not left behind holding the
+        # display, the sink and the profile: whatever still runs on this profile is killed.
+        for pid in await asyncio.to_thread(pids_using, self.profile):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     async def stop(self) -> None:
         if self._task:

@@ -75,7 +75,9 @@ def pulse_env(socket: str) -> dict[str, str]:
 
 
 def xvfb(display: str, width: int, height: int) -> Command:
-    # -nolisten tcp: nothing outside the pod can draw on or read the display.
+    # -nolisten tcp: nothing outside the pod can draw on or read the display. No GLX: Chromium
+    # draws in software (--disable-gpu), and the extension alone maps Mesa's LLVM into the server
+    # (about 54 MiB of each cast's memory).
     return Command(
         argv=[
             "Xvfb",
@@ -88,12 +90,19 @@ def xvfb(display: str, width: int, height: int) -> Command:
             "-noreset",
             "-dpi",
             "96",
+            "-extension",
+            "GLX",
         ]
     )
 
 
 def pulseaudio_script(sink: str, socket: str) -> str:
-    """The server's whole configuration: one socket, one null sink, and it is the default."""
+    """The server's whole configuration: one socket, one null sink, and it is the default.
+
+    The sink starts suspended (`audio.AudioServer` resumes it once its monitor has a reader).
+    A null sink renders in blocks as long as the lowest latency anyone asks of it, 2 s when
+    nobody does: started awake, it begins with a 2 s block, and its first reader waits for the
+    block's end. Resumed with a reader attached, it starts with that reader's latency."""
     return "\n".join(
         [
             f"load-module module-native-protocol-unix socket={socket} auth-anonymous=1",
@@ -101,6 +110,7 @@ def pulseaudio_script(sink: str, socket: str) -> str:
             f"sink_properties=device.description={sink}",
             f"set-default-sink {sink}",
             "load-module module-always-sink",
+            f"suspend-sink {sink} 1",
             "",
         ]
     )
@@ -122,31 +132,11 @@ def pulseaudio(script_path: str) -> Command:
     )
 
 
-def pusher(
-    enc: EncoderSettings, display: str, sink: str, socket: str, progress_fd: int, epoch: float
-) -> Command:
-    """Grab the display and the sink's monitor; encode; write FLV to stdout for our publishers.
-
-    Both inputs stamp what they capture with the wall clock. ffmpeg would shift each input to
-    start at zero on its own, and the two open at different moments (PulseAudio takes a second
-    or two), which puts audio that much ahead of video and backs video frames up behind it.
-    `-copyts` keeps the capture times, so the streams line up by when things happened, and
-    `-output_ts_offset -epoch` (the spawn time) brings them back near zero.
-    """
+def capture_inputs(enc: EncoderSettings, display: str, sink: str) -> list[str]:
+    """The display and the sink's monitor, both stamped with the wall clock (the pusher's inputs,
+    and the calibration's: what the calibration measures is the path the cast takes)."""
     grab = enc.crop or Crop(width=enc.width, height=enc.height, x=0, y=0)
-    video_filters = [f"scale={enc.width}:{enc.height}"] if enc.crop else []
-    video_filters.append("format=yuv420p")
-    argv = [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "warning",
-        "-nostats",
-        "-progress",
-        f"pipe:{progress_fd}",
-        "-stats_period",
-        "1",
+    return [
         "-copyts",
         # A short queue of raw frames (3.7 MB each at 720p): an encoder that falls behind drops
         # frames, and they are counted, instead of piling them up in memory.
@@ -176,12 +166,28 @@ def pusher(
         str(SINK_RATE * 4 * 20 // 1000),
         "-i",
         f"{sink}.monitor",
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-vf",
-        ",".join(video_filters),
+    ]
+
+
+# Audio follows its timestamps: stretched or squeezed by at most 500 samples a second (1.1%,
+# inaudible) once it drifts 5 ms from them, filled or trimmed past 100 ms. `async=1` alone only
+# fills and trims, so whatever error the first packets carried (up to 100 ms, different in every
+# run) stayed for the whole cast.
+AUDIO_SYNC = "aresample=async=500:min_comp=0.005"
+
+
+def sync_filters(delay_ms: int) -> tuple[list[str], list[str]]:
+    """The video and audio filters that line the two up: audio later by `delay_ms` when the
+    display shows a frame after its sound is heard, video later when it is negative. Only ever
+    later: an earlier timestamp could fall before the stream's start."""
+    shift = f"PTS+{abs(delay_ms) / 1000:.3f}/TB"
+    video = [f"setpts={shift}"] if delay_ms < 0 else []
+    audio = [f"asetpts={shift}"] if delay_ms > 0 else []
+    return video, [*audio, AUDIO_SYNC]
+
+
+def video_encoder(enc: EncoderSettings) -> list[str]:
+    return [
         "-c:v",
         "libx264",
         "-preset",
@@ -202,6 +208,46 @@ def pusher(
         str(enc.gop_frames),
         "-sc_threshold",
         "0",
+    ]
+
+
+def pusher(
+    enc: EncoderSettings, display: str, sink: str, socket: str, progress_fd: int, epoch: float
+) -> Command:
+    """Grab the display and the sink's monitor; encode; write FLV to stdout for our publishers.
+
+    Both inputs stamp what they capture with the wall clock. ffmpeg would shift each input to
+    start at zero on its own, and the two open at different moments (PulseAudio takes a second
+    or two), which puts audio that much ahead of video and backs video frames up behind it.
+    `-copyts` keeps the capture times, so the streams line up by when things happened, and
+    `-output_ts_offset -epoch` (the spawn time) brings them back near zero.
+    """
+    video_sync, audio_filters = sync_filters(enc.audio_delay_ms)
+    video_filters = [f"scale={enc.width}:{enc.height}"] if enc.crop else []
+    video_filters += [*video_sync, "format=yuv420p"]
+    argv = [
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "warning",
+        "-nostats",
+        "-progress",
+        f"pipe:{progress_fd}",
+        "-stats_period",
+        "1",
+        *capture_inputs(enc, display, sink),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-vf",
+        ",".join(video_filters),
+        *video_encoder(enc),
+        # Video stamped to the millisecond, as FLV is: the default, 1/fps, rounds every frame to
+        # a grid whose phase against the grab is random, a constant error of up to half a frame.
+        "-enc_time_base:v",
+        "1/1000",
         "-c:a",
         "aac",
         "-b:a",
@@ -211,7 +257,7 @@ def pusher(
         "-ac",
         "2",
         "-af",
-        f"asetpts=PTS+{enc.audio_delay_ms / 1000:.3f}/TB,aresample=async=1",
+        ",".join(audio_filters),
         "-output_ts_offset",
         f"-{epoch:.6f}",
         "-f",
@@ -221,6 +267,56 @@ def pusher(
         "pipe:1",
     ]
     return Command(argv=argv, env=pulse_env(socket))
+
+
+def calibration_capture(
+    enc: EncoderSettings, display: str, sink: str, socket: str, epoch: float, luma_fd: int
+) -> Command:
+    """The pusher's inputs, measured instead of encoded (spacecast/session/calibration.py): the
+    mean luma of every frame goes to `luma_fd` in ffmpeg's metadata=print format (buffered until
+    ffmpeg exits), each silence's start and end to stderr as they happen (silencedetect logs at
+    info level: `level+` marks which lines are those); `-progress` on stdout tells that frames
+    flow. Times are made relative to `epoch` first: ffmpeg prints them with six significant
+    digits, which would round the wall clock to 10 s. The picture is shrunk before it is
+    measured: a full-screen flash survives that, and it costs little."""
+    since = f"{epoch:.6f}/TB"
+    return Command(
+        argv=[
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "level+info",
+            "-nostats",
+            "-progress",
+            "pipe:1",
+            "-stats_period",
+            "0.1",
+            *capture_inputs(enc, display, sink),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-vf",
+            f"setpts=PTS-{since},scale=64:36,signalstats,"
+            f"metadata=print:key=lavfi.signalstats.YAVG:file=/dev/fd/{luma_fd}",
+            "-af",
+            f"asetpts=PTS-{since},silencedetect=noise={CALIBRATION_SILENCE_DB}dB:d=0.05",
+            # Every frame as it came, on a fine clock (the default would clash frames that the
+            # grab spaced unevenly under load, and complain of each).
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base:v",
+            "1/1000000",
+            "-f",
+            "null",
+            "-",
+        ],
+        env=pulse_env(socket),
+    )
+
+
+CALIBRATION_SILENCE_DB = -30
 
 
 METER_RATE = 8000

@@ -47,6 +47,15 @@ ENCODER_OUTPUT_AGE = Gauge(
     "spacecast_encoder_output_age_seconds",
     "Seconds since the encoder's last output; readiness fails past the readiness window.",
 )
+AV_OFFSET = Gauge(
+    "spacecast_av_offset_seconds",
+    "How much later the display shows a picture than the sink hears its sound (the calibration's "
+    "measurement, else the configured delay): the pusher delays the sound by it, or the picture "
+    "when it is negative.",
+)
+AV_CALIBRATED = Gauge(
+    "spacecast_av_calibrated", "1 when the A/V offset was measured on this machine, 0 when fixed."
+)
 AUDIO_SOURCE = Enum(
     "spacecast_audio_source", "Which path feeds the sink.", states=["browser", "rescue", "none"]
 )

@@ -19,7 +19,7 @@ import enum
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from spacecast import children
@@ -29,6 +29,20 @@ from spacecast.session import metrics
 from spacecast.session.commands import Command
 
 log = get_logger("session.process")
+
+
+async def pipe_lines(fd: int) -> AsyncIterator[bytes]:
+    """The lines a child writes to a pipe of its own (its read end `fd`, closed at the end)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    try:
+        while line := await reader.readline():
+            yield line
+    finally:
+        transport.close()
 
 
 class ProcState(enum.StrEnum):
@@ -132,8 +146,12 @@ class ManagedProcess:
             return
         while line := await stream.readline():
             text = line.decode(errors="replace").rstrip()
-            if text:
+            if text and not self.heard(text):
                 log.info("process output", process=self.name, stream=which, line=text)
+
+    def heard(self, line: str) -> bool:
+        """A line of its stderr as it comes; True when the subclass took it as data."""
+        return False
 
     def _stopping(self) -> bool:
         return self.state in (ProcState.STOPPING, ProcState.STOPPED)

@@ -17,7 +17,7 @@ from spacecast.logs import get_logger
 from spacecast.session import commands, metrics
 from spacecast.session.destinations import FanOut
 from spacecast.session.flv import FlvError, read_tags
-from spacecast.session.process import ManagedProcess
+from spacecast.session.process import ManagedProcess, pipe_lines
 
 log = get_logger("session.pusher")
 KBITS = re.compile(r"^([\d.]+)kbits/s$")
@@ -119,21 +119,13 @@ class Pusher(ManagedProcess):
             log.error("encoder output unusable", error=str(exc))
 
     async def _read_progress(self, fd: int) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-        )
         block: dict[str, str] = {}
-        try:
-            while line := await reader.readline():
-                key, _, value = line.decode(errors="replace").strip().partition("=")
-                block[key] = value
-                if key == "progress":
-                    self._publish(Progress.parse(block))
-                    block = {}
-        finally:
-            transport.close()
+        async for line in pipe_lines(fd):
+            key, _, value = line.decode(errors="replace").strip().partition("=")
+            block[key] = value
+            if key == "progress":
+                self._publish(Progress.parse(block))
+                block = {}
 
     def windowed_bitrate(self, progress: Progress) -> float | None:
         """Bits per second over the last few seconds (ffmpeg's own figure is a run average,

@@ -51,12 +51,18 @@ class SessionSettings(SpacecastSettings):
     max_kbps: int = Field(3000, ge=100, description="Video maxrate (kbit/s); bufsize is twice it.")
     gop_seconds: float = Field(2.0, gt=0, le=10, description="Fixed keyframe interval.")
     audio_kbps: int = Field(128, ge=32, le=512, description="AAC bitrate.")
+    calibrate: bool = Field(
+        True,
+        description="Measure how much later the display shows a picture than the sink hears "
+        "it (a few beeps and flashes in the session's own browser, before the Space is shown; "
+        "never pushed) and line picture and sound up by it.",
+    )
     audio_delay_ms: int = Field(
         90,
         ge=-1000,
         le=1000,
-        description="Delay audio this much: Chromium shows a frame about this long after it "
-        "plays the matching sound (measured by bench/session.py's beep-and-flash Space).",
+        description="Delay audio this much (negative: the picture) when --no-calibrate is "
+        "given or the calibration cannot finish.",
     )
 
     # Health and the rescue.

@@ -12,6 +12,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,9 +23,10 @@ from aiohttp import web
 from spacecast.contract import Facts, Summary, summarize_destinations
 from spacecast.errors import ExitCode, UserError
 from spacecast.logs import get_logger
-from spacecast.session import health
+from spacecast.session import calibration, health
 from spacecast.session.audio import AudioServer
 from spacecast.session.browser import PROFILE, Browser
+from spacecast.session.calibration import Calibration
 from spacecast.session.commands import EncoderSettings
 from spacecast.session.destinations import FanOut
 from spacecast.session.display import Display
@@ -42,6 +44,7 @@ log = get_logger("session")
 TICK_S = 1.0
 METER_WINDOW_S = 2.0
 FLUSH_S = 5.0
+CALIBRATION_WAIT_S = 30.0  # Chromium's launch and the measurement: about 3 s, on a cold node more
 
 
 class Session:
@@ -64,6 +67,7 @@ class Session:
         self.pusher: Pusher | None = None
         self.meter: Meter | None = None
         self.rescue: Rescue | None = None
+        self.calibration: Calibration | None = None
         target = Target.from_settings(settings)
         self.reporter = Reporter(target) if target else None
 
@@ -127,14 +131,9 @@ class Session:
 
     async def _start_processes(self, destinations: list[Any]) -> None:
         s = self.settings
-        try:
-            self.display = Display(s.display, s.width, s.height)
-            await self.display.start()
-            self.audio = AudioServer(s.sink, self.runtime)
-            await self.audio.start()
-        except RuntimeError as exc:
-            raise UserError(str(exc), ExitCode.SESSION_FAILED) from None
         assert self.watch is not None
+        self.display = Display(s.display, s.width, s.height)
+        self.audio = AudioServer(s.sink, self.runtime)
         self.browser = Browser(
             chromium=s.chromium,
             sandbox=s.chromium_sandbox,
@@ -150,24 +149,35 @@ class Session:
             ca_file=self.x.x_ca_file,
             stall_s=s.stall_seconds,
         )
+        # Start-up is CPU-bound: Playwright's driver starts while the display and the sound do.
+        driver = asyncio.create_task(self._browser_step(self.browser.open()))
         try:
-            await self.browser.start()
-        except Exception as exc:  # Playwright's driver or the browser binary is unusable
-            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-            raise UserError(
-                f"cannot start the browser: {type(exc).__name__}: {first}", ExitCode.SESSION_FAILED
-            ) from None
-        self.fanout = FanOut(destinations, s.reconnect_window_seconds, s.wedge_seconds,
-                             s.rtmps_ca_file)  # fmt: skip
-        self.pusher = Pusher(
-            EncoderSettings.from_settings(s), s.display, s.sink, self.audio.socket, self.fanout,
-            stall_seconds=s.stall_seconds,
-        )  # fmt: skip
-        await self.pusher.start()
-        self.fanout.start()
+            await self.display.start()
+            await self.audio.start()
+        except RuntimeError as exc:
+            driver.cancel()
+            raise UserError(str(exc), ExitCode.SESSION_FAILED) from None
+        # The meter first: its stream wakes the sink (audio.AudioServer) for every later reader.
         self.meter = Meter(s.sink, self.audio.socket, METER_WINDOW_S, s.silence_db,
                            stall_seconds=s.stall_seconds)  # fmt: skip
         await self.meter.start()
+        encoder = EncoderSettings.from_settings(s)
+        if s.calibrate and (found := await self._start_calibration(encoder)):
+            self.calibration, self.browser.prelude = found, found.run
+        await driver
+        await self._browser_step(self.browser.start())
+        self.fanout = FanOut(destinations, s.reconnect_window_seconds, s.wedge_seconds,
+                             s.rtmps_ca_file)  # fmt: skip
+        self.fanout.start()  # connect to the destinations while the calibration runs
+        measured = await self._calibrated() if self.calibration else None
+        encoder = encoder.model_copy(
+            update={"audio_delay_ms": calibration.applied(measured, s.audio_delay_ms)}
+        )
+        self.pusher = Pusher(
+            encoder, s.display, s.sink, self.audio.socket, self.fanout,
+            stall_seconds=s.stall_seconds,
+        )  # fmt: skip
+        await self.pusher.start()
         # When the rescue's playlist goes away, ask X at once whether the Space ended.
         plain = urlsplit(self.x.x_base_url).scheme == "http"  # the chart's trial mode
         self.rescue = Rescue(
@@ -175,6 +185,45 @@ class Session:
         )
         if self.reporter:
             self.reporter.start()
+
+    @staticmethod
+    async def _browser_step(step: Awaitable[None]) -> None:
+        try:
+            await step
+        except Exception as exc:  # Playwright's driver or the browser binary is unusable
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise UserError(
+                f"cannot start the browser: {type(exc).__name__}: {first}", ExitCode.SESSION_FAILED
+            ) from None
+
+    async def _start_calibration(self, encoder: EncoderSettings) -> Calibration | None:
+        """Its capture opens the display and the sink while Chromium launches."""
+        assert self.audio is not None
+        found = Calibration(encoder, self.settings.display, self.settings.sink, self.audio.socket)
+        try:
+            await found.start()
+        except Exception as exc:  # ffmpeg cannot start: the cast goes on with the fixed delay
+            log.warning("calibration failed", error=f"{type(exc).__name__}: {exc}"[:300])
+            return None
+        return found
+
+    async def _calibrated(self) -> calibration.Result | None:
+        """The measured offset, or None (the fixed delay) when it cannot come in time: a
+        browser that will not launch must not hold the cast back."""
+        assert self.calibration is not None
+        done = self.calibration.done
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self.stop_requested.wait())
+        waits: list[asyncio.Future[Any]] = [done, stopping]
+        await asyncio.wait(waits, timeout=CALIBRATION_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        result = done.result() if done.done() else None
+        if result is None:
+            log.warning("A/V offset not measured: using the fixed delay",
+                        audio_delay_ms=self.settings.audio_delay_ms)  # fmt: skip
+        else:
+            log.info("A/V offset measured", offset_ms=result.offset_ms, pairs=result.pairs,
+                     spread_ms=result.spread_ms)  # fmt: skip
+        return result
 
     async def _hls_location(self) -> str:
         assert self.watch is not None and self.browser is not None
@@ -253,7 +302,7 @@ class Session:
 
     async def _teardown(self) -> None:
         """Stop the audio sources, flush the pusher to the destinations, then the rest."""
-        for part in (self.reporter, self.rescue, self.browser, self.meter):
+        for part in (self.reporter, self.rescue, self.calibration, self.browser, self.meter):
             if part:
                 await part.stop()
         if self.pusher and self.fanout:

@@ -31,9 +31,42 @@ def test_pusher_defaults_are_720p30_with_a_fixed_two_second_gop() -> None:
     # Capture times kept (inputs aligned by wall clock), then shifted back near zero.
     assert "-copyts" in argv and argv_value(argv, "-output_ts_offset") == "-1700000000.250000"
     assert argv_value(argv, "-fragment_size") == str(44_100 * 4 // 50)  # 20 ms of audio
-    assert argv_value(argv, "-af") == "asetpts=PTS+0.090/TB,aresample=async=1"
+    assert argv_value(argv, "-af") == f"asetpts=PTS+0.090/TB,{commands.AUDIO_SYNC}"
+    assert argv_value(argv, "-vf") == "format=yuv420p"
+    assert argv_value(argv, "-enc_time_base:v") == "1/1000"  # as FLV: no rounding to 1/fps
     assert argv[-3:] == ["-flvflags", "no_duration_filesize", "pipe:1"]  # FLV to our publishers
     assert cmd.env == {"PULSE_SERVER": "unix:/run/pulse/native"}
+
+
+@pytest.mark.parametrize(
+    ("delay_ms", "video", "audio"),
+    [
+        (90, "format=yuv420p", f"asetpts=PTS+0.090/TB,{commands.AUDIO_SYNC}"),
+        (0, "format=yuv420p", commands.AUDIO_SYNC),
+        # The picture arrives before its sound: the picture waits, never the sound goes early.
+        (-45, "setpts=PTS+0.045/TB,format=yuv420p", commands.AUDIO_SYNC),
+    ],
+)
+def test_the_offset_delays_whichever_stream_is_early(delay_ms: int, video: str, audio: str) -> None:
+    enc = commands.EncoderSettings(audio_delay_ms=delay_ms)
+    argv = commands.pusher(enc, ":1", "s", "/sock", 3, 0.0).argv
+    assert (argv_value(argv, "-vf"), argv_value(argv, "-af")) == (video, audio)
+
+
+def test_the_calibration_measures_the_pushers_own_inputs() -> None:
+    enc = commands.EncoderSettings(crop=commands.Crop.parse("640x360+10+20"))
+    pusher = commands.pusher(enc, ":7", "s", "/sock", 3, 0.0).argv
+    capture = commands.calibration_capture(enc, ":7", "s", "/sock", 1700000000.5, 8).argv
+    inputs = commands.capture_inputs(enc, ":7", "s")
+    for argv in (pusher, capture):
+        start = argv.index("-copyts")
+        assert argv[start : start + len(inputs)] == inputs
+    video, audio = argv_value(capture, "-vf"), argv_value(capture, "-af")
+    # Times relative to the spawn (ffmpeg prints six significant digits); lumas to their pipe.
+    assert video.startswith("setpts=PTS-1700000000.500000/TB,") and video.endswith("/dev/fd/8")
+    assert audio.startswith("asetpts=PTS-1700000000.500000/TB,silencedetect=")
+    assert argv_value(capture, "-progress") == "pipe:1"
+    assert capture[-3:] == ["-f", "null", "-"]  # measured, never encoded or sent
 
 
 def test_crop_grabs_a_region_and_scales_it_back() -> None:

@@ -415,6 +415,8 @@ def test_a_frozen_encoder_meter_or_renderer_is_found_and_restarted(
                                      ("meter", "parec", ()),
                                      ("browser", "chromium", ("--type=renderer",))]:  # fmt: skip
             pids = _pids_of(run, comm, *marks)
+            if not pids and comm == "chromium":  # single-process: the page runs in the browser
+                pids = _pids_of(run, comm, "--single-process")
             assert pids, f"no {comm} to freeze"
             for pid in pids:
                 os.kill(pid, signal.SIGSTOP)
