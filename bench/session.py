@@ -141,6 +141,12 @@ def bare_encoder(sim: Simulator, work: Path, seconds: float) -> dict[str, float]
     cmd = commands.pusher(encoder, f":{display}", "peer", str(socket_path), 2, time.time())
     argv = [*cmd.argv[:-1], sim.ingest.url(KEY + "peer")]  # FLV straight to the ingest
     ffmpeg = subprocess.Popen(argv, env=os.environ | cmd.env, stderr=subprocess.DEVNULL)
+    # The sink starts asleep (commands.pulseaudio_script); the session's AudioServer wakes it
+    # for its first reader, and so does the peer for its encoder.
+    wait("the encoder's stream on the sink", lambda: subprocess.run(
+        ["pactl", "list", "short", "source-outputs"], env=os.environ | cmd.env,
+        capture_output=True, text=True).stdout.strip(), 10)  # fmt: skip
+    subprocess.run(["pactl", "suspend-sink", "peer", "0"], env=os.environ | cmd.env, check=True)
     try:
         time.sleep(5)
         cores, pss = steady_usage(ffmpeg.pid, seconds)["total"]
@@ -216,6 +222,9 @@ def two_sessions(sim: Simulator, work: Path, seconds: float) -> list[dict[str, f
 
 
 def main() -> None:
+    # A session's image ships its bytecode compiled (scripts/image-venv.sh); with this switch on,
+    # as some environments set it, every session would recompile its imports (0.8 s each start).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=40, help="steady-state measuring time")
     args = parser.parse_args()
