@@ -1,8 +1,10 @@
 """Benchmark of live casts (`spacecast session`), every figure measured in this run:
 
 - CPU (cores) and peak memory (PSS, so Chromium's shared pages count once) of one session's
-  whole process tree at 720p30, beside a bare encoder peer (ffmpeg x11grab + PulseAudio ->
-  x264 -> RTMP with the same settings and no browser: Jibri's pipeline);
+  whole process tree at 720p30, by process too, beside a bare encoder peer (ffmpeg x11grab +
+  PulseAudio -> x264 -> RTMP with the same settings and no browser: Jibri's pipeline) encoding
+  the same picture and sound (the session's own push, replayed on its display), and the same
+  peer on a still display;
 - time from start to the first RTMP byte;
 - rescue latency on a camera Space (page listening -> rescue playing -> audio in the sink);
 - A/V offset, from the simulator's beep-and-flash Space as the ingest recorded it, with the
@@ -96,6 +98,8 @@ def steady_usage(root: int, seconds: float) -> dict[str, tuple[float, float]]:
 
 
 def one_session(sim: Simulator, work: Path, seconds: float) -> dict[str, Any]:
+    assert sim.ingest is not None
+    before = set(sim.ingest.recordings())
     run = LocalCast.start(sim, "1BenchAudio01", work / "single", key=KEY)
     first = wait(
         "the first RTMP byte",
@@ -114,13 +118,20 @@ def one_session(sim: Simulator, work: Path, seconds: float) -> dict[str, Any]:
         "by_process": by_process,
         "dropped": m.get("spacecast_dropped_frames_total", 0),
         "fps": m.get("spacecast_push_fps", 0),
+        "recording": next(p for p in sim.ingest.recordings() if p not in before),
     }
 
 
-def bare_encoder(sim: Simulator, work: Path, seconds: float) -> dict[str, float]:
-    """The peer: the same encoder settings, display and sink, no browser and no supervisor."""
+def bare_encoder(
+    sim: Simulator, work: Path, seconds: float, replay: Path | None = None
+) -> dict[str, float]:
+    """The peer: the same encoder settings, display and sink, no browser and no supervisor.
+    With `replay`, the display shows and the sink plays that recording of the session's push
+    (ffplay, looping: it stands for the Space, and its own CPU is not counted), so the peer's
+    encoder does the session's encoder's work; without, it grabs a still, black display."""
     assert sim.ingest is not None
-    display, socket_path = free_display(), work / "peer-pulse" / "native"
+    name = "peer-replay" if replay else "peer-still"
+    display, socket_path = free_display(), work / name / "native"
     socket_path.parent.mkdir(parents=True)
     script = socket_path.parent / "default.pa"
     script.write_text(commands.pulseaudio_script("peer", str(socket_path)))
@@ -147,6 +158,14 @@ def bare_encoder(sim: Simulator, work: Path, seconds: float) -> dict[str, float]
         ["pactl", "list", "short", "source-outputs"], env=os.environ | cmd.env,
         capture_output=True, text=True).stdout.strip(), 10)  # fmt: skip
     subprocess.run(["pactl", "suspend-sink", "peer", "0"], env=os.environ | cmd.env, check=True)
+    player = None
+    if replay is not None:
+        player = subprocess.Popen(
+            ["ffplay", "-hide_banner", "-loglevel", "error", "-nostats", "-loop", "0",
+             "-noborder", "-left", "0", "-top", "0", "-x", "1280", "-y", "720", str(replay)],
+            env=os.environ | cmd.env | {"DISPLAY": f":{display}", "SDL_AUDIODRIVER": "pulse"},
+            stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
     try:
         time.sleep(5)
         cores, pss = steady_usage(ffmpeg.pid, seconds)["total"]
@@ -154,7 +173,7 @@ def bare_encoder(sim: Simulator, work: Path, seconds: float) -> dict[str, float]
             c, p = steady_usage(proc.pid, 1)["total"]
             cores, pss = cores + c, pss + p
     finally:
-        for proc in (ffmpeg, pulse, xvfb):
+        for proc in [p for p in (player, ffmpeg, pulse, xvfb) if p is not None]:
             proc.terminate()
             proc.wait(10)
     return {"cores": cores, "pss_mib": pss}
@@ -245,19 +264,21 @@ def main() -> None:
         )
         with ThreadedSimulator(settings) as sim:
             single = one_session(sim, work, args.seconds)
-            peer = bare_encoder(sim, work, args.seconds)
+            peer = bare_encoder(sim, work, args.seconds, replay=single["recording"])
+            still = bare_encoder(sim, work, args.seconds)
             rescue = rescue_latency(sim, work)
             sync = {
                 "calibrated": av_offset(sim, work, min(args.seconds, 30), calibrate=True),
                 "fixed": av_offset(sim, work, min(args.seconds, 30), calibrate=False),
             }
             pair = two_sessions(sim, work, args.seconds)
-    report(single, peer, rescue, sync, pair, args.seconds)
+    report(single, peer, still, rescue, sync, pair, args.seconds)
 
 
 def report(
     single: dict[str, Any],
     peer: dict[str, float],
+    still: dict[str, float],
     rescue: dict[str, float],
     sync: dict[str, dict[str, float]],
     pair: list[dict[str, float]],
@@ -268,6 +289,10 @@ def report(
     print(
         f"{'CPU (cores)':34}{single['cores']:>10.2f}{peer['cores']:>14.2f}"
         f"{single['cores'] / peer['cores']:>8.1f}{'<= 1.5x':>10}"
+    )
+    print(
+        f"{'  against a still display':34}{single['cores']:>10.2f}{still['cores']:>14.2f}"
+        f"{single['cores'] / still['cores']:>8.1f}"
     )
     own = single["by_process"].get("ffmpeg (encoder)", (0.0, 0.0))[0]
     print(

@@ -17,7 +17,6 @@ import enum
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -148,18 +147,6 @@ def cookie_params(cookies: Cookies, base_url: str) -> list[dict[str, Any]]:
             "sameSite": "Lax",
         },
     ]
-
-
-def pids_using(profile: Path) -> list[int]:
-    """Processes whose command line names `profile` (Chromium's, with --user-data-dir)."""
-    mark = f"--user-data-dir={profile}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if mark in (entry / "cmdline").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-    return found
 
 
 @dataclass
@@ -333,11 +320,6 @@ class Browser:
             with contextlib.suppress(PlaywrightError, TimeoutError):
                 await asyncio.wait_for(self._context.close(), 10)
             self._context = None
-        # A browser that did not answer (frozen, or hung) is not left behind holding the
-        # display, the sink and the profile: whatever still runs on this profile is killed.
-        for pid in await asyncio.to_thread(pids_using, self.profile):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
     async def stop(self) -> None:
         if self._task:

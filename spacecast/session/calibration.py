@@ -200,27 +200,46 @@ async def _collect(fd: int) -> list[str]:
 
 class Calibration:
     """The capture starts early (its inputs take a second to open, while Chromium launches); the
-    browser calls `run(page)` before it shows the Space; `result()` is what was measured."""
+    browser calls `run(page)` before it shows the Space; `done` settles with what was measured.
+    Once the cast has started without it (`abandon()`), it never plays: its beeps and flashes
+    would go out to the destinations."""
 
     def __init__(self, enc: commands.EncoderSettings, display: str, sink: str, socket: str) -> None:
         self.capture = Capture(enc, display, sink, socket)
         self.done: asyncio.Future[Result | None] = asyncio.get_running_loop().create_future()
+        self._abandoned = False
+        self._measuring: asyncio.Task[Result | None] | None = None
 
     async def start(self) -> None:
         await self.capture.start()
 
     async def run(self, page: Any) -> None:
-        """The browser's prelude. It never raises: whatever happens, the result is settled."""
+        """The browser's prelude. It never raises but for its own cancellation: whatever
+        happens, `done` is settled."""
+        result = None
         try:
-            result = await self._measure(page)
+            if not self._abandoned:
+                self._measuring = asyncio.create_task(self._measure(page))
+                result = await self._measuring
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the browser itself is stopping
+            log.warning("calibration abandoned: the cast started without it")
         except Exception as exc:  # the page, the capture: the cast goes on with the fixed delay
             log.warning("calibration failed", error=str(exc).splitlines()[0][:300] if str(exc)
                         else type(exc).__name__)  # fmt: skip
-            result = None
         finally:
             await self.capture.stop()
-        if not self.done.done():
-            self.done.set_result(result)
+            if not self.done.done():
+                self.done.set_result(result)
+
+    async def abandon(self) -> None:
+        """The cast goes on without a measurement: whatever has not played never will."""
+        self._abandoned = True
+        if self._measuring is not None:
+            self._measuring.cancel()
+        await self.stop()
 
     async def _measure(self, page: Any) -> Result | None:
         capture = self.capture

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from spacecast.session.settings import SessionSettings
 
 RESCUE_CLIENT = "spacecast-rescue"  # the PulseAudio client name of the rescue's ffmpeg
-VIDEO_QUEUE_FRAMES = 16
+VIDEO_QUEUE_FRAMES = 8
 SINK_RATE = 44_100  # PulseAudio's default rate, so the monitor is read without resampling
 
 
@@ -132,6 +132,11 @@ def pulseaudio(script_path: str) -> Command:
     )
 
 
+def ffmpeg(loglevel: str) -> list[str]:
+    """Every ffmpeg of ours: no stdin (a stray byte there is a command), no banner."""
+    return ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", loglevel]
+
+
 def capture_inputs(enc: EncoderSettings, display: str, sink: str) -> list[str]:
     """The display and the sink's monitor, both stamped with the wall clock (the pusher's inputs,
     and the calibration's: what the calibration measures is the path the cast takes)."""
@@ -139,7 +144,9 @@ def capture_inputs(enc: EncoderSettings, display: str, sink: str) -> list[str]:
     return [
         "-copyts",
         # A short queue of raw frames (3.7 MB each at 720p): an encoder that falls behind drops
-        # frames, and they are counted, instead of piling them up in memory.
+        # frames, and they are counted, instead of piling them up in memory. Each frame is a
+        # shared-memory segment that x11grab keeps in a pool once made, so the deepest the queue
+        # ever got (the start-up burst fills it) stays in memory for the cast: 8 = 30 MB.
         "-thread_queue_size",
         str(VIDEO_QUEUE_FRAMES),
         "-f",
@@ -226,11 +233,7 @@ def pusher(
     video_filters = [f"scale={enc.width}:{enc.height}"] if enc.crop else []
     video_filters += [*video_sync, "format=yuv420p"]
     argv = [
-        "ffmpeg",
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "warning",
+        *ffmpeg("warning"),
         "-nostats",
         "-progress",
         f"pipe:{progress_fd}",
@@ -282,11 +285,7 @@ def calibration_capture(
     since = f"{epoch:.6f}/TB"
     return Command(
         argv=[
-            "ffmpeg",
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "level+info",
+            *ffmpeg("level+info"),
             "-nostats",
             "-progress",
             "pipe:1",
@@ -357,11 +356,7 @@ def rescue(hls_url: str, sink: str, socket: str, plain_http: bool = False) -> Co
     protocols = RESCUE_PROTOCOLS + (",http" if plain_http else "")
     return Command(
         argv=[
-            "ffmpeg",
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "warning",
+            *ffmpeg("warning"),
             "-protocol_whitelist",
             protocols,
             "-reconnect",

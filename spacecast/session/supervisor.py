@@ -217,6 +217,8 @@ class Session:
         await asyncio.wait(waits, timeout=CALIBRATION_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         result = done.result() if done.done() else None
+        if not done.done():  # the browser is late: the cast starts, and the beeps never play
+            await self.calibration.abandon()
         if result is None:
             log.warning("A/V offset not measured: using the fixed delay",
                         audio_delay_ms=self.settings.audio_delay_ms)  # fmt: skip

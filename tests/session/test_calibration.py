@@ -4,13 +4,14 @@ must measure and correct."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from pathlib import Path
 
 import pytest
 
 from simulator.server import Simulator
-from spacecast.session import calibration
+from spacecast.session import calibration, commands
 from spacecast.session.settings import SessionSettings
 from tests import avsync
 from tests.session.conftest import MakeSim, StartCast, cast_sim, wait_for
@@ -131,3 +132,40 @@ def test_a_late_sound_path_is_measured_and_corrected(
     # With it, the session measures the lateness and holds the picture back to match.
     calibrated = recorded_offset_ms(sim, cast, browser, 157)
     assert abs(calibrated) < LATE_MS / 3, calibrated
+
+
+class FakePage:
+    """What the calibration asks of a page, recorded; `evaluate` plays until told to stop."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.playing = asyncio.Event()
+
+    async def set_content(self, html: str) -> None:
+        self.shown.append(html)
+
+    async def evaluate(self, script: str) -> int:
+        self.playing.set()
+        await asyncio.sleep(3600)
+        return 0
+
+
+async def test_an_abandoned_calibration_never_plays() -> None:
+    """Once the cast has started without it (the browser came late), its beeps would be pushed."""
+    found = calibration.Calibration(commands.EncoderSettings(), ":1", "s", "/nowhere")
+    found.capture.flowing.set()  # as if its ffmpeg ran: nothing else holds it back
+    await found.abandon()
+    page = FakePage()
+    await asyncio.wait_for(found.run(page), 5)
+    assert page.shown == [] and found.done.result() is None
+
+
+async def test_a_calibration_abandoned_while_it_plays_stops_there() -> None:
+    found = calibration.Calibration(commands.EncoderSettings(), ":1", "s", "/nowhere")
+    found.capture.flowing.set()  # as if its ffmpeg ran
+    page = FakePage()
+    running = asyncio.create_task(found.run(page))
+    await asyncio.wait_for(page.playing.wait(), 5)
+    await found.abandon()
+    await asyncio.wait_for(running, 5)  # returns, rather than raising or playing on
+    assert page.shown == [calibration.PAGE] and found.done.result() is None
