@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from spacecast.session.settings import SessionSettings
 
 RESCUE_CLIENT = "spacecast-rescue"  # the PulseAudio client name of the rescue's ffmpeg
-VIDEO_QUEUE_FRAMES = 8
+VIDEO_QUEUE_FRAMES = 16
 SINK_RATE = 44_100  # PulseAudio's default rate, so the monitor is read without resampling
 
 
@@ -146,7 +146,8 @@ def capture_inputs(enc: EncoderSettings, display: str, sink: str) -> list[str]:
         # A short queue of raw frames (3.7 MB each at 720p): an encoder that falls behind drops
         # frames, and they are counted, instead of piling them up in memory. Each frame is a
         # shared-memory segment that x11grab keeps in a pool once made, so the deepest the queue
-        # ever got (the start-up burst fills it) stays in memory for the cast: 8 = 30 MB.
+        # ever got stays in memory for the cast (16: up to 60 MB, half of it counted in Xvfb).
+        # 8 saved 30 MiB, but under CI's load it dropped frames: a 155 ms hole in a recording.
         "-thread_queue_size",
         str(VIDEO_QUEUE_FRAMES),
         "-f",
