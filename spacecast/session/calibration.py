@@ -7,8 +7,9 @@ Chromium's version. So the browser first shows a page that plays a few beeps and
 each is heard by the page's own audio clock (`AudioContext.getOutputTimestamp`, the clock a media
 element presents its pictures against), turns the screen white. A capture with exactly the
 pusher's inputs (`commands.capture_inputs`: x11grab and the sink's monitor, both stamped with the
-wall clock) finds each beep's onset (the end of a silence) and the first white frame after it.
-The median of flash - beep is the offset: positive delays the sound, negative the picture.
+wall clock) finds each beep's onset (the end of a silence) and each white frame's start; the
+flashes are lined up with the beeps (`offset`), and the median of flash - beep over the pairs is
+the offset: positive delays the sound, negative the picture.
 
 Nothing of it reaches a destination: the pusher starts after the capture ends. A calibration
 that cannot finish (the page, the capture or too few pairs) leaves the configured fixed delay in
@@ -254,7 +255,8 @@ class Calibration:
         await page.set_content(BLANK)
         lumas = await capture.finish()
         result = offset(capture.beeps, flashes(frames(lumas)))
-        log.info("calibration", beeps=len(capture.beeps), result=result and result.__dict__)
+        if result is None:  # the supervisor logs what it applies; here, why there is nothing
+            log.warning("calibration inconclusive", beeps=len(capture.beeps))
         return result
 
     async def stop(self) -> None:
