@@ -23,6 +23,7 @@ BINARIES = (
     "kube-scheduler",
     "kubectl",
     "kubelet",
+    "kube-proxy",
     "kwok",
     "helm",
     "kstatus",
@@ -32,6 +33,7 @@ BINARIES = (
     "promtool",
     # The real node (devcluster/node.py): its sandbox process and Debian's runtime, unpacked.
     "pause",
+    "coredns",  # its cluster DNS (devcluster/service_network.py)
     "containerd",
     "containerd-shim-runc-v2",
     "ctr",

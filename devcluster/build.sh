@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned control-plane binaries (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kubelet, etcd, kwok, helm, our kstatus and kindconfig checks and the
-# pause process), and gets the monitoring test tools (prometheus-operator's CRDs, Debian's
+# kube-scheduler, kubectl, kubelet, kube-proxy, etcd, kwok, helm, our kstatus and kindconfig
+# checks, the pause process and the real node's CoreDNS), and gets the monitoring test tools (prometheus-operator's CRDs, Debian's
 # prometheus and promtool) and the real node's runtime (Debian's containerd, runc and CNI), into
 # a cache dir OUTSIDE the repo:
 #   ${SPACECAST_K8S_CACHE_DIR:-~/.cache/spacecast/k8s}/<KUBERNETES_VERSION>/bin
@@ -61,7 +61,7 @@ install_staged() {
 
 build_kubernetes() {
   local dir="$here/go/kubernetes" want
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
   want="$(stamp kubernetes "$KUBERNETES_VERSION" "$dir")"
   up_to_date "$want" kubernetes "${bins[@]}" && { log "kubernetes $KUBERNETES_VERSION cached"; return; }
   log "building kubernetes $KUBERNETES_VERSION (slow: ~tens of minutes cold on 2 cores)"
@@ -125,7 +125,8 @@ build_helm() {
 
 # Test tools of our own, a few lines of Go each (devcluster/go/NAME): kstatus, what Flux's
 # kstatus makes of an object (sigs.k8s.io/cli-utils); kindconfig, kind-config.yaml decoded
-# strictly into kind's own types (sigs.k8s.io/kind); pause, the real node's sandbox process.
+# strictly into kind's own types (sigs.k8s.io/kind); pause, the real node's sandbox process;
+# coredns, CoreDNS with only the plugins the real node's cluster DNS uses.
 build_own_tool() {
   local name=$1 dir="$here/go/$1" want
   want="$(stamp "$name" "$(sha256sum "$dir/main.go" | cut -c1-16)" "$dir")"
@@ -185,6 +186,7 @@ build_helm
 build_own_tool kstatus
 build_own_tool kindconfig
 build_own_tool pause
+build_own_tool coredns
 build_monitoring_crds
 fetch_debs prometheus prometheus usr/bin/prometheus:prometheus usr/bin/promtool:promtool
 # The real node's container runtime and its network (devcluster/node.py).

@@ -30,6 +30,7 @@ COMPONENT_USERS = {
 # With a real node: the kubelet is a node (the Node authorizer and NodeRestriction confine it to
 # its own node and pods), and the apiserver calls the kubelet (logs, exec) as its own client.
 NODES = "system:nodes"
+NODE_ADDONS = "spacecast:node-addons"  # a group that no role names
 APISERVER_KUBELET_USER = "kube-apiserver-kubelet-client"
 # Names clients may use for the apiserver: loopback plus the in-cluster service names.
 SERVING_DNS = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
@@ -142,7 +143,10 @@ def generate(directory: Path, service_ip: str, node: tuple[str, str] | None = No
     directory.mkdir(parents=True, exist_ok=True)
     serving_ca, client_ca = _CA("spacecast-serving-ca"), _CA("spacecast-client-ca")
     sans: list[x509.GeneralName] = [x509.DNSName(name) for name in SERVING_DNS]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", service_ip)]
+    # The real node's bridge address too: the apiserver listens there when the node has a
+    # Service network (devcluster/cluster.py).
+    addresses = ("127.0.0.1", service_ip, *([node[1]] if node else []))
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in addresses]
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
     serving = _write_pair(
         directory, "apiserver", *serving_ca.issue(subject, ExtendedKeyUsageOID.SERVER_AUTH, sans)
@@ -153,6 +157,9 @@ def generate(directory: Path, service_ip: str, node: tuple[str, str] | None = No
         name, address = node
         users["kubelet"] = (f"system:node:{name}", NODES)
         users["apiserver-kubelet"] = (APISERVER_KUBELET_USER, MASTERS)
+        # Its Service network's (devcluster/service_network.py), bound by RBAC to what they read.
+        users["kube-proxy"] = ("system:kube-proxy", NODE_ADDONS)
+        users["coredns"] = ("system:coredns", NODE_ADDONS)
         names = [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address(address))]
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{name}")])
         kubelet_serving = _write_pair(

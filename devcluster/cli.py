@@ -44,25 +44,26 @@ def run(args: argparse.Namespace) -> int:
         bins = binaries.build(settings) if settings.cluster_build else binaries.locate(settings)
     except binaries.BinariesMissing as exc:
         raise UserError(f"{exc} (or pass --cluster-build)", ExitCode.UNAVAILABLE) from None
+    real = settings.real_node or settings.real_node_services  # services need a node for them
     config = ClusterConfig(
-        controller_manager=settings.cluster_controller_manager or settings.real_node,
-        scheduler=settings.cluster_scheduler or settings.real_node,
+        controller_manager=settings.cluster_controller_manager or real,
+        scheduler=settings.cluster_scheduler or real,
         # With a real node, fake ones only when asked for: pods should land where they run.
         kwok_nodes=settings.cluster_nodes
-        if "cluster_nodes" in settings.model_fields_set or not settings.real_node
+        if "cluster_nodes" in settings.model_fields_set or not real
         else 0,
-        real_node=settings.real_node,
+        real_node=real,
+        services=settings.real_node_services,
     )
     stop = _stop_on_signals()
     started = time.monotonic()
     try:
-        cluster = ControlPlane(config, bins)
-    except NodeUnavailable as exc:
+        with ControlPlane(config, bins) as cluster:
+            _print_banner(cluster, bins, time.monotonic() - started)
+            stop.wait()
+            print("stopping…", file=sys.stderr)
+    except NodeUnavailable as exc:  # planning it, or starting it (another has the services)
         raise UserError(str(exc), ExitCode.UNAVAILABLE) from None
-    with cluster:
-        _print_banner(cluster, bins, time.monotonic() - started)
-        stop.wait()
-        print("stopping…", file=sys.stderr)
     return 0
 
 
@@ -81,6 +82,8 @@ def _stop_on_signals() -> threading.Event:
 
 def _print_banner(cluster: ControlPlane, bins: binaries.Binaries, seconds: float) -> None:
     node = ["containerd", "kubelet"] if cluster.node else []
+    if cluster.node and cluster.node.layout.services:
+        node += ["kube-proxy", "coredns"]
     running = ", ".join([*cluster.processes(), *node])
     lines = [
         f"# control plane up in {seconds:.1f}s: {running}",
@@ -92,6 +95,9 @@ def _print_banner(cluster: ControlPlane, bins: binaries.Binaries, seconds: float
             f"# real node {NODE_NAME}: its pods reach this machine at {cluster.node.gateway}",
             f"# images for its pods (imagePullPolicy: Never): {ctr} images import ARCHIVE",
         ]
+        if cluster.node.layout.services:
+            lines.append(f"# Services and cluster DNS on; for `helm test`: "
+                         f"--set tests.image={cluster.node.kubectl_image}")  # fmt: skip
     lines += [
         f"export KUBECONFIG={cluster.kubeconfig}",
         f"export PATH={bins.bin_dir}:$PATH  # kubectl, helm, etcd of the pinned version",

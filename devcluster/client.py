@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client, config, utils
 
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 
@@ -44,3 +44,13 @@ def delete_pods_on(api: client.ApiClient, node: str) -> None:
         if meta and meta.name and meta.namespace:
             with contextlib.suppress(client.ApiException):
                 core.delete_namespaced_pod(meta.name, meta.namespace, grace_period_seconds=0)
+
+
+def create_objects(api: client.ApiClient, manifests: list[dict[str, Any]]) -> None:
+    """Create each object; one that exists already is left as it is."""
+    for manifest in manifests:
+        try:
+            utils.create_from_dict(api, manifest)  # type: ignore[no-untyped-call]
+        except utils.FailToCreateError as exc:
+            if any(e.status != 409 for e in exc.api_exceptions):
+                raise

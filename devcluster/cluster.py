@@ -42,16 +42,18 @@ class ClusterConfig:
     kwok_nodes: int = 0
     watch_cache: bool = True
     real_node: bool = False  # a kubelet with containerd (devcluster/node.py): pods really run
+    services: bool = False  # the real node's Service network (devcluster/service_network.py)
 
     @classmethod
     def full(cls, nodes: int = 1) -> ClusterConfig:
         return cls(controller_manager=True, scheduler=True, kwok_nodes=nodes)
 
     @classmethod
-    def with_real_node(cls) -> ClusterConfig:
+    def with_real_node(cls, services: bool = False) -> ClusterConfig:
         """A cluster whose pods run: the real node, and the components a real cluster has
-        (the controller-manager creates ServiceAccounts, the scheduler binds pods)."""
-        return cls(controller_manager=True, scheduler=True, real_node=True)
+        (the controller-manager creates ServiceAccounts, the scheduler binds pods); with
+        `services`, its Service network too."""
+        return cls(controller_manager=True, scheduler=True, real_node=True, services=services)
 
 
 class ControlPlane:
@@ -66,7 +68,8 @@ class ControlPlane:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="spacecast-cluster-"))
         self.ports = Ports(*free_ports(6))
-        self.node_layout = node.plan(self.workdir) if self.config.real_node else None
+        services = self.config.services
+        self.node_layout = node.plan(self.workdir, services) if self.config.real_node else None
         named = (NODE_NAME, self.node_layout.gateway) if self.node_layout else None
         self.pki = certs.generate(self.workdir / "pki", components.SERVICE_IP, named)
         self.audit = AuditLog(self.workdir / "audit.log")
@@ -78,6 +81,9 @@ class ControlPlane:
 
     def start(self) -> ControlPlane:
         try:
+            if self.node_layout:  # its bridge first: the apiserver may listen there
+                self.node = RealNode(self.bins, self.pki, self.server, self.node_layout)
+                self.node.prepare(self.kubeconfig)
             self._start_etcd()
             self.start_apiserver()
             self._start_optional()
@@ -110,8 +116,15 @@ class ControlPlane:
         self.stop()
 
     @property
+    def api_address(self) -> str:
+        """Where the apiserver listens: loopback, or the real node's bridge when the node has a
+        Service network (the `kubernetes` Service's endpoint may not be a loopback address)."""
+        layout = self.node_layout
+        return layout.gateway if layout and layout.services else "127.0.0.1"
+
+    @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.ports.apiserver}"
+        return f"https://{self.api_address}:{self.ports.apiserver}"
 
     @property
     def etcd_url(self) -> str:
@@ -133,6 +146,7 @@ class ControlPlane:
             self.bins, self.pki, self.ports, self.workdir,
             watch_cache=self.config.watch_cache,
             audit_log=self.audit.path, audit_policy=policy, real_node=self.config.real_node,
+            address=self.api_address,
         )  # fmt: skip
         context = components.admin_context(self.pki)
         self._run(
@@ -210,9 +224,8 @@ class ControlPlane:
             url = f"http://127.0.0.1:{self.ports.kwok}/healthz"
             self._run("kwok", argv, lambda: components.http_ok(url))
             self._add_nodes(self.config.kwok_nodes)
-        if self.node_layout:
-            real = RealNode(self.bins, self.pki, self.server, self.node_layout)
-            self.node = real.start(self.kubeconfig)  # a failed start has cleaned up after itself
+        if self.node:
+            self.node.start(self.kubeconfig)  # a failed start has cleaned up after itself
 
     def _add_nodes(self, count: int) -> None:
         from devcluster import client  # imports the kubernetes package: only when needed

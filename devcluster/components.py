@@ -6,6 +6,7 @@ no leader election (one replica), and nothing that needs a real node or cloud.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import ssl
 import urllib.request
@@ -15,8 +16,11 @@ from pathlib import Path
 from devcluster.binaries import Binaries
 from devcluster.certs import ClusterPKI
 
-SERVICE_CIDR = "10.0.0.0/24"
-SERVICE_IP = "10.0.0.1"  # first address of SERVICE_CIDR: the `kubernetes` Service
+# Services' virtual IPs: a /24 of the benchmarking range (RFC 2544), as the real node's pods
+# (devcluster/node_config.POD_RANGE; the node never takes this one). A range that real networks
+# use would have kube-proxy capture this machine's own traffic to it.
+SERVICE_CIDR = "198.19.255.0/24"
+SERVICE_IP = "198.19.255.1"  # first address of SERVICE_CIDR: the `kubernetes` Service
 POD_CIDR = "10.244.0.0/16"
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -61,12 +65,16 @@ def apiserver_argv(
     audit_log: Path,
     audit_policy: Path,
     real_node: bool = False,
+    address: str = "127.0.0.1",
 ) -> list[str]:
+    """`address`: where it listens and what it publishes as the `kubernetes` Service's endpoint
+    (which may not be a loopback address: then it publishes none, and nothing here needs it)."""
+    loopback = ipaddress.ip_address(address).is_loopback
     return [
         str(bins.path("kube-apiserver")),
         f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        f"--bind-address={address}",
+        f"--advertise-address={address}",
         f"--secure-port={ports.apiserver}",
         f"--cert-dir={workdir / 'apiserver'}",
         f"--tls-cert-file={pki.serving.cert}",
@@ -79,8 +87,7 @@ def apiserver_argv(
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         *(_real_node_flags(pki) if real_node else _fake_node_flags()),
         "--allow-privileged=true",
-        # The `kubernetes` Service cannot point at a loopback address; nothing needs it here.
-        "--endpoint-reconciler-type=none",
+        *(["--endpoint-reconciler-type=none"] if loopback else []),
         f"--watch-cache={'true' if watch_cache else 'false'}",
         # Close open watches on SIGTERM instead of waiting (forever) for them to drain, so
         # a restart takes about a second, as clients see when a real apiserver rolls.
@@ -177,9 +184,11 @@ def fake_node(name: str) -> dict[str, object]:
     }
 
 
-def http_ok(url: str, context: ssl.SSLContext | None = None, expect: bytes = b"ok") -> bool:
+def http_ok(url: str, context: ssl.SSLContext | None = None, expect: bytes | None = b"ok") -> bool:
+    """A 200 (whatever the body, with `expect` None)."""
     with urllib.request.urlopen(url, timeout=2, context=context) as response:
-        return bool(response.status == 200 and response.read().strip() == expect)
+        body = response.read().strip()
+        return bool(response.status == 200 and (expect is None or body == expect))
 
 
 def etcd_healthy(ports: Ports) -> bool:

@@ -15,7 +15,7 @@ Odd settings, each needed on our machines (Debian bookworm, cgroup v1 hybrid, no
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,15 @@ K8S_NAMESPACE = "k8s.io"  # containerd's namespace for the CRI's images and cont
 
 
 @dataclass(frozen=True)
+class ServicePorts:
+    """The local ports of the node's Service network (devcluster/service_network.py)."""
+
+    proxy_healthz: int
+    proxy_metrics: int
+    dns_ready: int
+
+
+@dataclass(frozen=True)
 class NodeLayout:
     """Where one node keeps its state, and its network."""
 
@@ -39,6 +48,12 @@ class NodeLayout:
     subnet: ipaddress.IPv4Network  # a /24 of POD_RANGE
     kubelet_port: int
     kubelet_healthz_port: int
+    services: ServicePorts | None = None  # None: no Service network (kube-proxy, CoreDNS)
+
+    @property
+    def service_ports(self) -> ServicePorts:
+        assert self.services is not None, "a node without a Service network"
+        return self.services
 
     @property
     def gateway(self) -> str:
@@ -79,6 +94,7 @@ def layout_to_json(layout: NodeLayout) -> dict[str, Any]:
         "subnet": str(layout.subnet),
         "kubelet_port": layout.kubelet_port,
         "kubelet_healthz_port": layout.kubelet_healthz_port,
+        "services": asdict(layout.services) if layout.services else None,
     }
 
 
@@ -89,6 +105,7 @@ def layout_from_json(data: dict[str, Any]) -> NodeLayout:
         subnet=ipaddress.IPv4Network(data["subnet"]),
         kubelet_port=int(data["kubelet_port"]),
         kubelet_healthz_port=int(data["kubelet_healthz_port"]),
+        services=ServicePorts(**services) if (services := data.get("services")) else None,
     )
 
 
@@ -133,10 +150,10 @@ def containerd_config(layout: NodeLayout, bins: Binaries) -> str:
     ])  # fmt: skip
 
 
-def cni_network(layout: NodeLayout) -> dict[str, Any]:
-    """A bridge with host-local addresses and no route beyond its subnet: no default route, no
-    masquerade, no forwarding, so a pod reaches this machine's bridge address and nothing off
-    the machine."""
+def cni_network(layout: NodeLayout, routes: list[dict[str, str]]) -> dict[str, Any]:
+    """A bridge with host-local addresses and no default route, no masquerade, no forwarding:
+    a pod reaches this machine's bridge address, `routes` (the Service network's virtual IPs,
+    through the host) and nothing off the machine."""
     return {
         "cniVersion": "1.0.0",
         "name": CNI_NETWORK,
@@ -152,7 +169,7 @@ def cni_network(layout: NodeLayout) -> dict[str, Any]:
                 "ipam": {
                     "type": "host-local",
                     "ranges": [[{"subnet": str(layout.subnet), "gateway": layout.gateway}]],
-                    "routes": [],
+                    "routes": routes,
                     "dataDir": str(layout.root / "cni" / "ipam"),
                 },
             },
@@ -161,9 +178,12 @@ def cni_network(layout: NodeLayout) -> dict[str, Any]:
     }
 
 
-def kubelet_config(layout: NodeLayout, client_ca: Path, serving: KeyPair) -> dict[str, Any]:
+def kubelet_config(
+    layout: NodeLayout, client_ca: Path, serving: KeyPair, dns: dict[str, Any]
+) -> dict[str, Any]:
     """The KubeletConfiguration: this machine only, authenticated and authorized by the apiserver
-    (client certificates from the cluster's client CA, webhook for the rest)."""
+    (client certificates from the cluster's client CA, webhook for the rest); `dns`, the
+    cluster DNS written into pods' resolv.conf, when the node has one."""
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -198,6 +218,7 @@ def kubelet_config(layout: NodeLayout, client_ca: Path, serving: KeyPair) -> dic
         "serializeImagePulls": False,
         "nodeStatusReportFrequency": "10s",
         "syncFrequency": "5s",
+        **dns,
     }  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """A one-file container image as an OCI image-layout archive, built in memory: the real node's
-pause image, which cannot be pulled here.
+pause image, and the kubectl image of its Service network, which cannot be pulled here.
 
 The archive is a tar of the OCI image layout (image-spec v1.1 `image-layout.md`):
     oci-layout                 {"imageLayoutVersion": "1.0.0"}
@@ -52,7 +52,8 @@ def single_binary_image(name: str, binary: Path, entrypoint: str = "/pause") -> 
     config = _json({
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Entrypoint": [entrypoint], "User": "65535:65535"},
+        "config": {"Entrypoint": [entrypoint], "User": "65535:65535",
+                   "Env": [f"PATH={Path(entrypoint).parent}"]},
         "rootfs": {"type": "layers",
                    "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
     })  # fmt: skip

@@ -31,7 +31,7 @@ INPUTS=(scripts/install-deps.sh scripts/fresh-machine-check.sh scripts/lib/chroo
   .ci/run pyproject.toml uv.lock devcluster/build.sh devcluster/go-toolchain.sh
   devcluster/versions.env devcluster/go/kubernetes/go.mod devcluster/go/etcd/go.mod
   devcluster/go/kstatus/go.mod devcluster/go/kindconfig/go.mod devcluster/go/monitoring-crds/go.mod
-  devcluster/go/pause/go.mod)
+  devcluster/go/pause/go.mod devcluster/go/coredns/go.mod)
 RECORD=$REPO/.ci/fresh-machine.verified
 CACHE=${SPACECAST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spacecast}/fresh-machine
 FRESH_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -72,6 +72,12 @@ class DevClusterSettings(SpacecastSettings):
         description="Also run a real node (a kubelet with Debian's containerd; needs root): "
         "pods really run, on a bridge of their own (devcluster/node.py).",
     )
+    real_node_services: bool = Field(
+        False,
+        description="A real node (as --real-node) with a Service network: kube-proxy and "
+        "CoreDNS (devcluster/service_network.py), so pods reach Services by address and name, "
+        "as `helm install` needs. One node per machine may have one.",
+    )
     cluster_build: bool = Field(
         False, description="Build the binaries first when they are missing (slow when cold)."
     )

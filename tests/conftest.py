@@ -12,23 +12,31 @@ from devcluster.cluster import ControlPlane
 pytest_plugins = ["devcluster.pytest_plugin"]
 
 REPO = Path(__file__).resolve().parent.parent
-SESSION_IMAGE = "localhost/spacecast/session:dev"  # scripts/build-images.sh's name for it
 
 
-@pytest.fixture(scope="session")
-def session_image_archive() -> Path:
-    """The session image as `make images` last built and checked it, as an archive for the
-    real node (a prerequisite of the real node's casts, as the node itself is)."""
+def image_archive(name: str) -> Path:
+    """Image `name` (session, controller, simulator) as `make images` last built and checked
+    it, as an archive for the real node (a prerequisite of the node's pods, as the node itself
+    is). Its name on the node: `image_name(name)`."""
     from devcluster.pytest_plugin import require_or_skip  # after pytest registered the plugin
 
     script = REPO / "scripts" / "build-images.sh"
     done = subprocess.run(
-        ["bash", str(script), "--archive", "session"], capture_output=True, text=True, check=False
+        ["bash", str(script), "--archive", name], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
-        require_or_skip(f"no session image for the real node: {lines[-1]}")
+        require_or_skip(f"no {name} image for the real node: {lines[-1]}")
     return Path(done.stdout.strip())
+
+
+def image_name(name: str) -> str:
+    return f"localhost/spacecast/{name}:dev"  # scripts/build-images.sh's name for it
+
+
+@pytest.fixture(scope="session")
+def session_image_archive() -> Path:
+    return image_archive("session")
 
 
 @pytest.fixture
@@ -36,4 +44,4 @@ def session_image(control_plane: ControlPlane, session_image_archive: Path) -> s
     """The session image's name, present on the test's real node (imported once per node)."""
     assert control_plane.node is not None, "mark the test real_node"
     control_plane.node.import_image(session_image_archive)
-    return SESSION_IMAGE
+    return image_name("session")

@@ -19,7 +19,7 @@ go mod edit -go="$(sed -n 's/^go //p' "$kmod")" -godebug="$(sed -n 's/^godebug /
 for mod in $(sed -n 's|.*\(k8s.io/[^ ]*\) => ./staging/src/k8s.io/.*|\1|p' "$kmod"); do
   go mod edit -replace="$mod=$mod@$staging_version"
 done
-for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
   go get -tool "k8s.io/kubernetes/cmd/$cmd@$KUBERNETES_VERSION"
 done
 go mod tidy

@@ -18,8 +18,8 @@ import pytest
 from kubernetes import client
 
 from controller.kube import JSON, Kube
+from devcluster import binaries, node_config, node_host
 from devcluster import node as node_mod
-from devcluster import node_config, node_host
 from devcluster.cluster import ClusterConfig, ControlPlane
 from devcluster.node_config import NODE_NAME, PAUSE_IMAGE
 from tests.wait import wait_for
@@ -154,9 +154,34 @@ def test_pods_have_no_route_off_the_machine(
     assert pod_range not in nat and "MASQUERADE" not in nat, nat
 
 
+# The host's own settings that kube-proxy would change unless told not to.
+HOST_SYSCTLS = (
+    "net/netfilter/nf_conntrack_max",
+    "net/netfilter/nf_conntrack_tcp_timeout_established",
+    "net/netfilter/nf_conntrack_tcp_timeout_close_wait",
+    "net/ipv4/conf/all/route_localnet",
+    "net/ipv4/conf/all/forwarding",
+)
+
+
+def firewall() -> list[str]:
+    """The rules of iptables and ip6tables, without counters or dates."""
+    lines = []
+    for tool in ("iptables-save", "ip6tables-save"):
+        out = subprocess.run([tool], capture_output=True, text=True, check=True).stdout
+        lines += [re.sub(r" \[\d+:\d+\]", "", line) for line in out.splitlines()
+                  if not line.startswith("#")]  # fmt: skip
+    return lines
+
+
 def host_state(layout: node_config.NodeLayout) -> dict[str, object]:
     root = str(layout.root)
+    sysctls = [Path("/proc/sys") / name for name in HOST_SYSCTLS]
     return {
+        "firewall": firewall(),
+        "rules": [r for r in ip_json("rule", "show") if r.get("iif") == layout.bridge],
+        "sysctls": {str(p): p.read_text() for p in sysctls if p.exists()},
+        "service_lock_free": _service_lock_free(),
         "bridge": [link["ifname"] for link in ip_json("link") if link["ifname"] == layout.bridge],
         "mounts": [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
                    if root in line or "/run/netns/" in line],
@@ -168,6 +193,13 @@ def host_state(layout: node_config.NodeLayout) -> dict[str, object]:
     }  # fmt: skip
 
 
+def _service_lock_free() -> bool:
+    fd = node_host.take_service_lock()
+    if fd is not None:
+        os.close(fd)
+    return fd is not None
+
+
 def _cmdline(proc: Path) -> bytes:
     try:
         return (proc / "cmdline").read_bytes()
@@ -175,10 +207,23 @@ def _cmdline(proc: Path) -> bytes:
         return b""
 
 
-def test_stopping_the_node_leaves_the_host_as_it_found_it() -> None:
+def check_changed(during: dict[str, object], before: dict[str, object], services: bool) -> None:
+    """What a running node has changed on the host, as seen in `host_state`."""
+    assert during["bridge"] and during["cgroups"] and during["shims"] and during["mounts"]
+    if services:  # kube-proxy's chains and the bridge's rules; the host's own settings kept
+        assert any("KUBE-SERVICES" in line for line in during["firewall"]), during["firewall"]  # type: ignore[attr-defined]
+        assert during["rules"] and not during["service_lock_free"]
+        assert during["sysctls"] == before["sysctls"]
+
+
+# A Service network (kube-proxy's chains) is one node's per machine: these tests start their
+# own, so they run before any test on a cluster with one (tests/devcluster/test_service_network).
+@pytest.mark.parametrize("services", [False, True], ids=["plain", "services"])
+def test_stopping_the_node_leaves_the_host_as_it_found_it(services: bool) -> None:
     """A node of its own, with a pod running, stopped: no bridge, mount, network namespace,
-    cgroup or process of it is left, and forwarding is as before."""
-    cluster = ControlPlane(ClusterConfig.with_real_node())
+    cgroup or process of it is left, and forwarding is as before; with a Service network, no
+    chain of kube-proxy, no routing rule, and the Service network's lock is free."""
+    cluster = ControlPlane(ClusterConfig.with_real_node(services=services))
     layout = cluster.node_layout
     assert layout is not None
     before = host_state(layout)
@@ -191,16 +236,23 @@ def test_stopping_the_node_leaves_the_host_as_it_found_it() -> None:
         during = host_state(layout)
     finally:
         cluster.stop()
-    assert during["bridge"] and during["cgroups"] and during["shims"] and during["mounts"]
+    check_changed(during, before, services)
     assert host_state(layout) == before
 
 
-def test_a_node_killed_with_its_starter_is_undone_by_its_janitor(tmp_path: Path) -> None:
+@pytest.mark.parametrize("services", [False, True], ids=["plain", "services"])
+def test_a_node_killed_with_its_starter_is_undone_by_its_janitor(
+    tmp_path: Path, services: bool
+) -> None:
     """kill -9 of `spacecast dev-cluster --real-node` with a pod running: its janitor kills
-    the pod's processes and undoes the node's bridge, mounts and cgroups, and its files go."""
+    the pod's processes and undoes the node's bridge, mounts and cgroups, and its files go;
+    with a Service network, kube-proxy's chains and the routing rules too, and the lock is
+    free again."""
     records = set(node_host.RECORDS.glob("*.json"))
     out = tmp_path / "dev-cluster.out"
-    argv = [sys.executable, "-m", "spacecast.cli", "dev-cluster", "--real-node"]
+    argv = [sys.executable, "-m", "spacecast.cli", "dev-cluster", "--real-node",
+            *(["--real-node-services"] if services else [])]  # fmt: skip
+    before_firewall = firewall()
     with out.open("w") as stdout:
         proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.STDOUT)
     workdir = None
@@ -221,33 +273,43 @@ def test_a_node_killed_with_its_starter_is_undone_by_its_janitor(tmp_path: Path)
         during = host_state(layout)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        wait_for("the janitor to finish", lambda: not record.exists(), 60)
+        janitor = str(record).encode()  # on its command line
+        wait_for("the janitor to finish", lambda: not node_host.processes_naming(janitor), 60)
     finally:
         proc.kill()
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    assert during["bridge"] and during["cgroups"] and during["shims"] and during["mounts"]
+    check_changed(during, during, services)
     after = host_state(layout)
     assert (after["bridge"], after["cgroups"], after["shims"], after["mounts"]) == ([], [], [], [])
+    assert (after["firewall"], after["rules"], after["service_lock_free"]) == (
+        before_firewall, [], True)  # fmt: skip
     assert not layout.root.exists()
 
 
-def test_a_record_without_its_janitor_is_swept_by_the_next_node(tmp_path: Path) -> None:
+@pytest.mark.parametrize("services", [False, True], ids=["plain", "services"])
+def test_a_record_without_its_janitor_is_swept_by_the_next_node(
+    tmp_path: Path, services: bool
+) -> None:
     """A node whose starter and janitor both died: its record (here with a bridge, a cgroup
-    and a mount of its own) is undone when the next node is planned."""
+    and a mount of its own; with a Service network, its routing rules) is undone when the
+    next node is planned."""
     layout = node_config.NodeLayout(
         root=tmp_path / "node", bridge="scdeadbeef", subnet=node_mod.free_subnet(),
         kubelet_port=1, kubelet_healthz_port=2,
+        services=node_config.ServicePorts(3, 4, 5) if services else None,
     )  # fmt: skip
-    changes = node_host.Changes(layout, node_host.IP_FORWARD.read_text())
+    proxy = str(binaries.locate().path("kube-proxy")) if services else ""
+    changes = node_host.Changes(layout, node_host.IP_FORWARD.read_text(), proxy)
     record = changes.save()
     node_host.make(changes)
     (layout.root / "mnt").mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(layout.root / "mnt")], check=True)
     assert node_host.sweep_orphans() == []  # too young: it may be a node starting
     os.utime(record, (0, 0))
-    assert host_state(layout)["bridge"] and host_state(layout)["cgroups"]
+    during = host_state(layout)
+    assert during["bridge"] and during["cgroups"] and bool(during["rules"]) == services
     node_mod.plan(tmp_path / "next")
     after = host_state(layout)
     assert not record.exists() and not layout.root.exists()
-    assert (after["bridge"], after["cgroups"], after["mounts"]) == ([], [], [])
+    assert (after["bridge"], after["cgroups"], after["mounts"], after["rules"]) == ([], [], [], [])

@@ -37,11 +37,12 @@ EVERY_OPTION = ["--set", "networkPolicy.enabled=true", "--set", "controller.maxS
 MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
-def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def helm(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     binary = str(binaries.locate().path("helm"))
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "HELM_CACHE_HOME": "/tmp/helm-cache",
            "HELM_CONFIG_HOME": "/tmp/helm-config", "HELM_DATA_HOME": "/tmp/helm-data"}  # fmt: skip
-    done = subprocess.run([binary, *args], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([binary, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
     if check:
         assert done.returncode == 0, done.stderr
     return done
