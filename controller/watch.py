@@ -5,7 +5,10 @@ failure modes Python operators are known for (k8s-control-plane.md, 4.2):
   every event, bookmarks included; each watch has a server timeout (spread over
   [t, 2t) so many watchers do not reconnect together).
 - A watch that stays silent past the inactivity timeout is dropped and reopened: a half-dead
-  connection never hangs the controller (kubernetes-client/python#1402, kopf#585).
+  connection never hangs the controller (kubernetes-client/python#1402, kopf#585). Silence is
+  not a failure, though: a quiet resource whose watches get no bookmarks (Events, which have no
+  watch cache) is silent for good reason, so it is reopened at once, not after a backoff that
+  would hold its next event back by up to 30 s. A dead apiserver shows on the reopen.
 - 410 Gone (at connect or as an ERROR event) means the version is too old: LIST again, and
   objects that vanished meanwhile are reported deleted, so no update and no delete is lost.
 - Any other failure (apiserver down, connection reset) backs off (`spacecast.backoff`) and
@@ -60,6 +63,7 @@ class Reflector:
         self.synced = threading.Event()  # set after the first complete list
         self.stop = threading.Event()
         self.version = ""
+        self.failures = 0
 
     def get(self, key: str) -> JSON | None:
         with self.lock:
@@ -82,30 +86,35 @@ class Reflector:
 
     def run(self) -> None:
         """List and watch until `stop` is set."""
-        failures = 0
+        self.failures = 0  # in a row: what the backoff grows with
         while not self.stop.is_set():
             try:
                 if not self.version:
                     self._list()
                 if self._watch():
-                    failures = 0
+                    self.failures = 0
             except KubeError as exc:
                 if exc.status == 410:
                     self.on_restart("expired")
                     self.version = ""  # relist
-                    if failures:  # a 410 again without an event between: do not spin
-                        self.stop.wait(RETRY.delay(failures))
-                    failures += 1
+                    if self.failures:  # a 410 again without an event between: do not spin
+                        self.stop.wait(RETRY.delay(self.failures))
+                    self.failures += 1
                     continue
-                failures += 1
-                self.on_restart("inactive" if exc.reason.endswith("TimeoutError") else "error")
-                log.warning("watch failed", path=self.path, error=str(exc), attempt=failures)
-                self.stop.wait(RETRY.delay(failures))
-            except Exception as exc:  # a watch must never die: say it, retry
-                failures += 1
+                if exc.reason == "ReadTimeoutError":  # silent past the inactivity timeout
+                    self.on_restart("inactive")
+                    log.debug("watch silent: reopened", path=self.path)
+                    continue
+                self.failures += 1
                 self.on_restart("error")
-                log.error("watch broke", path=self.path, error=repr(exc)[:300], attempt=failures)
-                self.stop.wait(RETRY.delay(failures))
+                log.warning("watch failed", path=self.path, error=str(exc), attempt=self.failures)
+                self.stop.wait(RETRY.delay(self.failures))
+            except Exception as exc:  # a watch must never die: say it, retry
+                self.failures += 1
+                self.on_restart("error")
+                log.error("watch broke", path=self.path, error=repr(exc)[:300],
+                          attempt=self.failures)  # fmt: skip
+                self.stop.wait(RETRY.delay(self.failures))
 
     def _list(self) -> None:
         data = self.kube.request("GET", self.path, self._selectors())

@@ -137,6 +137,20 @@ def control_plane(
     _heal(cluster)
 
 
+@pytest.fixture(scope="module")
+def module_control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """A cluster of the module's own, of its `MODULE_CLUSTER` config, stopped when the module
+    ends rather than kept for the session: for a cluster that holds what the machine has one of
+    (a real node's Service network) or that would weigh on the tests after it. A module uses it
+    as its `control_plane` by overriding that fixture to return this one."""
+    config: ClusterConfig = request.module.MODULE_CLUSTER
+    bins = _binaries()
+    if config.real_node:
+        check_real_node()
+    with ControlPlane(config, bins) as cluster:
+        yield cluster
+
+
 def _heal(cluster: ControlPlane) -> None:
     if not cluster.apiserver_running:  # the test stopped it (or it died): heal for the next
         cluster.start_apiserver()

@@ -9,6 +9,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -215,6 +216,14 @@ def test_two_casts_on_one_node_each_hear_only_their_own_space(
                     audio={"source": "hls"}), tmp_path)  # fmt: skip
     for name in ("audio", "camera"):
         wait_phase(kube, k8s_namespace, name, "Live", 150)
+
+    # Live means pushing, not yet audible (the page's audio and the rescue start a moment
+    # later): both casts speak first, or a cast that never spoke would pass for one gone quiet.
+    def speaking(key: str) -> bool:
+        return bool(recordings(sim, key)) and mean_volume(tail(recordings(sim, key)[-1], 3)) > -30
+
+    for key in (STREAM_KEY, OTHER_KEY):
+        wait_for(f"cast {key} to speak", partial(speaking, key), 90, every=2)
 
     space_lever(sim, AUDIO, "silence")
 

@@ -216,8 +216,8 @@ def check_changed(during: dict[str, object], before: dict[str, object], services
         assert during["sysctls"] == before["sysctls"]
 
 
-# A Service network (kube-proxy's chains) is one node's per machine: these tests start their
-# own, so they run before any test on a cluster with one (tests/devcluster/test_service_network).
+# A Service network (kube-proxy's chains) is one node's per machine: the clusters that have one
+# are their test module's own (`module_control_plane`), gone before these start theirs.
 @pytest.mark.parametrize("services", [False, True], ids=["plain", "services"])
 def test_stopping_the_node_leaves_the_host_as_it_found_it(services: bool) -> None:
     """A node of its own, with a pod running, stopped: no bridge, mount, network namespace,

@@ -23,9 +23,13 @@ from tests.wait import wait_for
 pytestmark = [pytest.mark.real_node, pytest.mark.slow]
 
 
+# Its own cluster, gone with the module: one node per machine may have a Service network.
+MODULE_CLUSTER = ClusterConfig.with_real_node(services=True)
+
+
 @pytest.fixture
-def control_plane_config() -> ClusterConfig:
-    return ClusterConfig.with_real_node(services=True)
+def control_plane(module_control_plane: ControlPlane) -> ControlPlane:
+    return module_control_plane
 
 
 def kubectl_pod(image: str, name: str, args: list[str], labels: dict[str, str]) -> JSON:

@@ -23,9 +23,13 @@ RELEASE = "sc"
 TIMEOUT = "300s"
 
 
+# Its own cluster, gone with the module: one node per machine may have a Service network.
+MODULE_CLUSTER = ClusterConfig.with_real_node(services=True)
+
+
 @pytest.fixture
-def control_plane_config() -> ClusterConfig:
-    return ClusterConfig.with_real_node(services=True)
+def control_plane(module_control_plane: ControlPlane) -> ControlPlane:
+    return module_control_plane
 
 
 @pytest.fixture
