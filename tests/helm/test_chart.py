@@ -39,7 +39,9 @@ MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 def helm(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     binary = str(binaries.locate().path("helm"))
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "HELM_CACHE_HOME": "/tmp/helm-cache",
+    # A home of its own, never the user's: with a cluster, client-go caches discovery in
+    # $HOME/.kube (a HOME of /nonexistent was created by it, and broke tests that need it absent).
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp/helm-home", "HELM_CACHE_HOME": "/tmp/helm-cache",
            "HELM_CONFIG_HOME": "/tmp/helm-config", "HELM_DATA_HOME": "/tmp/helm-data"}  # fmt: skip
     done = subprocess.run([binary, *args], env=env, capture_output=True, text=True,
                           timeout=timeout)  # fmt: skip
