@@ -221,10 +221,7 @@ class RealNode:
         dns = service_network.kubelet_dns(layout) if layout.services else {}
         config = node_config.kubelet_config(layout, pki.client_ca, pki.kubelet_serving, dns)
         layout.kubelet_config.write_text(yaml.safe_dump(config))
-        kc = kubeconfig.write(
-            layout.root / "kubelet.kubeconfig", self.server, pki.serving_ca,
-            pki.clients["kubelet"], "kubelet",
-        )  # fmt: skip
+        kc = self._client_kubeconfig("kubelet")
         url = f"http://127.0.0.1:{layout.kubelet_healthz_port}/healthz"
         self._run("kubelet", node_config.kubelet_argv(layout, self.bins, kc), lambda: http_ok(url))
 

@@ -56,7 +56,7 @@ SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def ip_command() -> str | None:
-    return next((p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if Path(p).exists()), None)
+    return shutil.which("ip", path=SYSTEM_PATH)
 
 
 def ip(*args: str) -> str:
