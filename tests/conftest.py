@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,15 @@ from devcluster.cluster import ControlPlane
 pytest_plugins = ["devcluster.pytest_plugin"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children take Ctrl-C as a terminal's do. Started in the background by a shell (`&`,
+    nohup), pytest inherits SIGINT ignored, and so would every child it starts: an ignored
+    signal stays ignored across exec. A test that presses Ctrl-C on a download then saw it run
+    on to the end (ffmpeg, which installs its own handler, quit under it)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def image_archive(name: str) -> Path:

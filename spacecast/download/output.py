@@ -24,6 +24,7 @@ from typing import IO
 from spacecast.download import chunks, join, ts
 from spacecast.download.workdir import WorkDir
 from spacecast.errors import ExitCode, UserError
+from spacecast.tasks import cancel_and_wait
 
 REMUX_NICENESS = 10
 
@@ -104,8 +105,10 @@ class Output:
             self._pictures[0].write(pictures)
         if self._file is not None:
             self._file.write(data)
-        elif self._ffmpeg is not None and self._ffmpeg.stdin is not None:
-            self._ffmpeg.stdin.write(data)
+        elif (stdin := self._ffmpeg.stdin if self._ffmpeg else None) and not stdin.is_closing():
+            # Not to a pipe ffmpeg has closed by quitting (a Ctrl-C reaches it too): uvloop
+            # refuses that write with a RuntimeError, where drain() says it as a ConnectionError.
+            stdin.write(data)
 
     async def drain(self) -> None:
         """Wait while ffmpeg is behind, so unwritten audio never piles up in memory."""
@@ -219,10 +222,8 @@ class Joiner:
 
     async def _stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            await cancel_and_wait(task)
 
     async def finish(self, slots: Sequence[join.Slot], fill: bool) -> int:
         """Write what the plan has beyond the streamed part, close the file; frames written."""

@@ -8,7 +8,6 @@ and never when the work directory already has it (resume, or live and snapshot o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -16,6 +15,7 @@ from types import TracebackType
 from spacecast.download.fetch import Fetcher
 from spacecast.download.progress import Progress
 from spacecast.download.workdir import StoredChunk, WorkDir
+from spacecast.tasks import cancel_and_wait
 from spacecast.x.playlists import ChunkRef
 
 RECHECK_AFTER_S = 0.3  # a missing chunk is asked for again no sooner than this (about 1 s of
@@ -86,9 +86,7 @@ class ChunkPool:
         failed = asyncio.create_task(self._failed.wait())
         await asyncio.wait({joined, failed}, return_when=asyncio.FIRST_COMPLETED)
         for task in (joined, failed):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if self._error is not None:
             raise self._error
 

@@ -7,6 +7,12 @@ Space's chunks that was about half a millisecond of CPU per request, more than t
 request. Here the check is a flag asyncio keeps anyway: the server has closed the connection.
 Everything else (HTTP/1.1, HTTP/2 by ALPN, TLS, timeouts, proxies from the environment) stays
 httpx's and httpcore's; this module only supplies the byte stream under them.
+
+It also keeps httpcore from searching the disk about ten times a request: httpcore 1.0 runs
+`import sniffio` whenever it makes a lock, to tell asyncio from trio, and anyio 4.16 no longer
+brings sniffio along. An import that fails is not remembered, so every one searched sys.path
+again (65,000 file-system lookups, 3 s of CPU, for one hour of a Space: more than the rest of
+the download). Marking the module absent makes the same ImportError instant.
 """
 
 # The `timeout` parameters are httpcore's interface, not ours to change.
@@ -16,14 +22,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import socket
 import ssl
+import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import h2.exceptions
 import httpcore
 import httpx
+
+from spacecast.x.goaway import FinishingPool
+
+if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]  # absent, and known to be
 
 CLOSE_WAIT_S = 1.0  # how long closing waits for TLS's close_notify before giving up
 
@@ -135,7 +148,7 @@ class AsyncioTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits, http2: bool) -> None:
         super().__init__(verify=ssl_context, limits=limits, http2=http2)
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = FinishingPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,

@@ -84,3 +84,33 @@ async def test_no_answer_is_a_read_timeout(server: tuple[str, list[str]]) -> Non
     async with connect.http_client(settings(), timeout_s=0.3) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.get(f"{url}/silent")
+
+
+class Lookups:
+    """A meta path finder that finds nothing and counts what it was asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        self.asked.append(name)
+
+
+async def test_httpcores_locks_never_search_the_disk() -> None:
+    """httpcore asks `import sniffio` for every lock it makes; without sniffio installed each
+    of those searched sys.path again (3 s of CPU in an hour's download)."""
+    import sys
+
+    import httpcore._synchronization as sync
+
+    import spacecast.x.transport  # noqa: F401  (what marks sniffio)
+
+    lookups = Lookups()
+    sys.meta_path.insert(0, lookups)
+    try:
+        for _ in range(50):
+            assert sync.current_async_library() == "asyncio"
+            sync.AsyncLock()
+    finally:
+        sys.meta_path.remove(lookups)
+    assert "sniffio" not in lookups.asked
