@@ -135,24 +135,3 @@ class FinishingConnection(httpcore.AsyncHTTPConnection):
                     origin=self._origin, stream=stream, keepalive_expiry=self._keepalive_expiry
                 )
         return await self._connection.handle_async_request(request)
-
-
-class FinishingPool(httpcore.AsyncConnectionPool):
-    """httpcore's pool; its direct connections are `FinishingConnection`s (those through a
-    proxy stay httpcore's own)."""
-
-    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
-        if self._proxy is not None:
-            return super().create_connection(origin)
-        return FinishingConnection(
-            origin=origin,
-            ssl_context=self._ssl_context,
-            keepalive_expiry=self._keepalive_expiry,
-            http1=self._http1,
-            http2=self._http2,
-            retries=self._retries,
-            local_address=self._local_address,
-            uds=self._uds,
-            network_backend=self._network_backend,
-            socket_options=self._socket_options,
-        )

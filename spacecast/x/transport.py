@@ -33,7 +33,7 @@ import h2.exceptions
 import httpcore
 import httpx
 
-from spacecast.x.goaway import FinishingPool
+from spacecast.x.pool import Pool
 
 if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
     sys.modules["sniffio"] = None  # type: ignore[assignment]  # absent, and known to be
@@ -144,11 +144,12 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
 
 class AsyncioTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport, its pool built the same way but over `AsyncioBackend`."""
+    """httpx's own transport, its pool built the same way but over `AsyncioBackend` (and with
+    the two changes of `spacecast.x.pool`)."""
 
     def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits, http2: bool) -> None:
         super().__init__(verify=ssl_context, limits=limits, http2=http2)
-        self._pool = FinishingPool(
+        self._pool = Pool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
