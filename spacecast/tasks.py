@@ -23,3 +23,6 @@ async def cancel_and_wait(task: asyncio.Future[Any]) -> None:
     except asyncio.CancelledError:
         if current is not None and current.cancelling() > before:
             raise
+    else:  # the task swallowed the cancel (ours too, if it came meanwhile)
+        if current is not None and current.cancelling() > before:
+            raise asyncio.CancelledError

@@ -101,13 +101,13 @@ class Output:
         os.setpriority(os.PRIO_PROCESS, self._ffmpeg.pid, REMUX_NICENESS)
 
     def write(self, data: bytes, pictures: bytes = b"") -> None:
-        if self._pictures is not None and pictures:
+        # Never to a pipe ffmpeg has closed by quitting (a Ctrl-C reaches it too): uvloop refuses
+        # that write with a RuntimeError, where drain() says it as a ConnectionError.
+        if self._pictures is not None and pictures and not self._pictures[0].is_closing():
             self._pictures[0].write(pictures)
         if self._file is not None:
             self._file.write(data)
         elif (stdin := self._ffmpeg.stdin if self._ffmpeg else None) and not stdin.is_closing():
-            # Not to a pipe ffmpeg has closed by quitting (a Ctrl-C reaches it too): uvloop
-            # refuses that write with a RuntimeError, where drain() says it as a ConnectionError.
             stdin.write(data)
 
     async def drain(self) -> None:

@@ -21,7 +21,7 @@ A GOAWAY with an error code stays what httpcore makes of it: every stream fails.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import h2.errors
 import h2.events
@@ -45,6 +45,8 @@ _FINISHING = (
     In.SEND_SETTINGS,
 )
 _TRANSITIONS = {(State.CLOSED, i): (None, State.CLOSED) for i in _FINISHING}
+TURNED_AWAY = "spacecast.turned_away"  # the request's own count, in its extensions
+MAX_TURNED_AWAY = 16  # with 20 in flight and 5 a connection, 4 happen (tests/x/test_goaway.py)
 
 
 class FinishingHTTP2Connection(httpcore.AsyncHTTP2Connection):
@@ -72,29 +74,44 @@ class FinishingHTTP2Connection(httpcore.AsyncHTTP2Connection):
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         try:
             return await super().handle_async_request(request)
-        except httpcore.LocalProtocolError:
+        except httpcore.LocalProtocolError as exc:
             if self._goaway is None:
                 raise
             # The GOAWAY was read before this request's headers went out, and h2 refused to
             # send them: the server never saw it.
-            self._request_count -= 1
-            raise httpcore.ConnectionNotAvailable() from None
+            self._send_elsewhere(request, exc)
 
     async def _receive_events(
         self, request: httpcore.Request, stream_id: int | None = None
     ) -> None:
-        self._turn_away(stream_id)
+        if self._above_last(stream_id):
+            self._send_elsewhere(request, None)
         try:
             await super()._receive_events(request, stream_id)
-        except httpcore.RemoteProtocolError:
-            self._turn_away(stream_id)  # the server closed once it had finished the others
+        except (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.ReadTimeout) as exc:
+            # It passed the check before another stream read the GOAWAY: the server then
+            # closed, reset or kept quiet once it had finished the others.
+            if self._above_last(stream_id):
+                self._send_elsewhere(request, exc)
             raise
 
-    def _turn_away(self, stream_id: int | None) -> None:
+    def _above_last(self, stream_id: int | None) -> bool:
         last = self._goaway.last_stream_id if self._goaway is not None else None
-        if last is not None and stream_id and stream_id > last:
-            self._request_count -= 1
-            raise httpcore.ConnectionNotAvailable()
+        return last is not None and stream_id is not None and stream_id > last
+
+    def _send_elsewhere(self, request: httpcore.Request, cause: Exception | None) -> NoReturn:
+        """ConnectionNotAvailable, which the pool answers by sending the request on another
+        connection; a request turned away that often fails instead (a server that ends every
+        connection before taking anything, GOAWAY with last_stream_id 0, must not make the
+        pool reconnect without end)."""
+        self._request_count -= 1
+        turned = request.extensions.get(TURNED_AWAY, 0) + 1
+        request.extensions[TURNED_AWAY] = turned
+        if turned > MAX_TURNED_AWAY:
+            raise httpcore.RemoteProtocolError(
+                f"the server ended {turned} connections before taking the request"
+            ) from cause
+        raise httpcore.ConnectionNotAvailable() from cause
 
     async def _write_outgoing_data(self, request: httpcore.Request) -> None:
         try:
@@ -102,9 +119,10 @@ class FinishingHTTP2Connection(httpcore.AsyncHTTP2Connection):
         except httpcore.WriteError:
             if self._goaway is None and not self._network_stream.get_extra_info("is_readable"):
                 raise
-            # The server has closed the connection: what it sent before is still to be read,
-            # and that decides each stream (its whole answer, the GOAWAY turning it away, or
-            # the end of the data).
+            # The connection is lost (a server closes it after its GOAWAY, and a write fails
+            # before the GOAWAY is read): what the server sent before is still to be read, and
+            # that decides each stream (its whole answer, the GOAWAY turning it away, or the
+            # end of the data), not this write.
 
     async def _response_closed(self, stream_id: int) -> None:
         await super()._response_closed(stream_id)

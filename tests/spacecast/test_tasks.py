@@ -47,3 +47,28 @@ async def test_a_cancellation_of_the_caller_meanwhile_is_not_swallowed() -> None
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not carried_on.is_set()
+
+
+async def test_a_task_that_swallows_every_cancel_still_leaves_ours() -> None:
+    carried_on = asyncio.Event()
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(0.1)
+                return
+            except asyncio.CancelledError:
+                continue
+
+    async def caller() -> None:
+        child = asyncio.create_task(stubborn())
+        await asyncio.sleep(0)  # it runs: a task cancelled before its first step never does
+        await cancel_and_wait(child)
+        carried_on.set()
+
+    task = asyncio.create_task(caller())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not carried_on.is_set()

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 
+import httpcore
 import httpx
 import pytest
 
 from spacecast.settings import XSettings
 from spacecast.x import connect
+from spacecast.x.goaway import MAX_TURNED_AWAY, FinishingHTTP2Connection
 from tests.simulator.conftest import MakeSim
 
 pytestmark = pytest.mark.slow
@@ -37,3 +39,16 @@ async def test_requests_in_flight_outlive_the_edge_ending_connections(make_sim: 
     streams = [id(a.extensions["network_stream"]) for a in answers]
     assert max(streams.count(s) for s in set(streams)) <= PER_CONNECTION
     assert len(set(streams)) >= REQUESTS // PER_CONNECTION
+
+
+def test_a_request_turned_away_without_end_fails() -> None:
+    """A server that ends every connection before taking anything (GOAWAY with last_stream_id
+    0) must not make the pool reconnect for ever: the request fails, and its caller backs off."""
+    origin = httpcore.Origin(b"https", b"x", 443)
+    connection = FinishingHTTP2Connection(origin=origin, stream=None)
+    request = httpcore.Request("GET", "https://x/")
+    for _ in range(MAX_TURNED_AWAY):
+        with pytest.raises(httpcore.ConnectionNotAvailable):
+            connection._send_elsewhere(request, None)
+    with pytest.raises(httpcore.RemoteProtocolError, match="ended 17 connections"):
+        connection._send_elsewhere(request, None)
