@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 
@@ -18,11 +19,8 @@ async def cancel_and_wait(task: asyncio.Future[Any]) -> None:
     current = asyncio.current_task()
     before = current.cancelling() if current is not None else 0
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        if current is not None and current.cancelling() > before:
-            raise
-    else:  # the task swallowed the cancel (ours too, if it came meanwhile)
-        if current is not None and current.cancelling() > before:
-            raise asyncio.CancelledError
+    # Ours came meanwhile, whether the task ended cancelled or swallowed it and returned.
+    if current is not None and current.cancelling() > before:
+        raise asyncio.CancelledError

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
@@ -25,9 +27,27 @@ async def test_what_the_task_raised_is_raised() -> None:
         await cancel_and_wait(child)
 
 
-async def test_a_cancellation_of_the_caller_meanwhile_is_not_swallowed() -> None:
-    """The child takes a while to end; the caller is cancelled (a Ctrl-C) while it waits."""
+async def interrupt_while_stopping(child: Coroutine[Any, Any, None]) -> None:
+    """A caller stops `child` with cancel_and_wait and is itself cancelled (a Ctrl-C) 50 ms
+    later, while it waits: it must end cancelled, never carry on."""
     carried_on = asyncio.Event()
+
+    async def caller() -> None:
+        task = asyncio.create_task(child)
+        await asyncio.sleep(0)  # it runs: a task cancelled before its first step never does
+        await cancel_and_wait(task)
+        carried_on.set()  # what a swallowed cancellation lets happen
+
+    stopping = asyncio.create_task(caller())
+    await asyncio.sleep(0.05)
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    assert not carried_on.is_set()
+
+
+async def test_a_cancellation_of_the_caller_meanwhile_is_not_swallowed() -> None:
+    """The child takes a while to end."""
 
     async def slow_to_stop() -> None:
         try:
@@ -35,23 +55,10 @@ async def test_a_cancellation_of_the_caller_meanwhile_is_not_swallowed() -> None
         finally:
             await asyncio.shield(asyncio.sleep(0.2))
 
-    async def caller() -> None:
-        child = asyncio.create_task(slow_to_stop())
-        await asyncio.sleep(0)
-        await cancel_and_wait(child)
-        carried_on.set()  # what a swallowed cancellation lets happen
-
-    task = asyncio.create_task(caller())
-    await asyncio.sleep(0.05)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert not carried_on.is_set()
+    await interrupt_while_stopping(slow_to_stop())
 
 
 async def test_a_task_that_swallows_every_cancel_still_leaves_ours() -> None:
-    carried_on = asyncio.Event()
-
     async def stubborn() -> None:
         while True:
             try:
@@ -60,15 +67,4 @@ async def test_a_task_that_swallows_every_cancel_still_leaves_ours() -> None:
             except asyncio.CancelledError:
                 continue
 
-    async def caller() -> None:
-        child = asyncio.create_task(stubborn())
-        await asyncio.sleep(0)  # it runs: a task cancelled before its first step never does
-        await cancel_and_wait(child)
-        carried_on.set()
-
-    task = asyncio.create_task(caller())
-    await asyncio.sleep(0.05)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert not carried_on.is_set()
+    await interrupt_while_stopping(stubborn())
