@@ -30,7 +30,7 @@ from spacecast.x.auth import USER_AGENT
 from spacecast.x.errors import TlsUntrusted, from_transport
 from spacecast.x.playlists import ChunkRef
 
-Answer = httpx.Response | httpx.TransportError
+Answer = httpx.Response | httpx.RequestError  # a transport's failure, a redirect loop
 
 log = get_logger("spacecast.download")
 MEDIA_HEADERS = {"User-Agent": USER_AGENT, "Referer": "https://x.com/"}
@@ -158,8 +158,8 @@ class Fetcher:
         self._sleep = sleep
 
     async def _get(self, url: str) -> Answer:
-        """The response, or the transport's failure; a certificate that does not verify raises
-        at once (asking again cannot help)."""
+        """The response, or the request's failure (the transport's, or redirects without end);
+        a certificate that does not verify raises at once (asking again cannot help)."""
         self.stats.requests += 1
         try:
             resp = await self._send(url)
@@ -168,6 +168,8 @@ class Fetcher:
         except httpx.TransportError as exc:  # includes bodies cut short of Content-Length
             if isinstance(err := from_transport(exc), TlsUntrusted):
                 raise err from None
+            return exc
+        except httpx.TooManyRedirects as exc:  # the CDN sends us round in circles
             return exc
 
     async def _send(self, url: str) -> httpx.Response:
