@@ -79,7 +79,9 @@ def chromium_args(width: int, height: int) -> list[str]:
         # One page, trusted enough: fold Chromium's helper processes into fewer (memory).
         "--disable-features=Translate,MediaRouter,AudioServiceOutOfProcess,"
         "IsolateOrigins,site-per-process,SpareRendererForSitePerProcess,BackForwardCache,"
-        "WebUIOmniboxPopup,WebUIOmniboxAimPopup",  # kiosk: no omnibox, no renderer for its popup
+        "WebUIOmniboxPopup,WebUIOmniboxAimPopup,"  # kiosk: no omnibox, no renderer for its popup
+        # Energy Saver (`local_state`) would also delay timers to a 32 ms grid: keep them exact.
+        "BatterySaverModeAlignWakeUps",
         "--enable-features=NetworkServiceInProcess2",
         "--in-process-gpu",
         "--renderer-process-limit=1",
@@ -90,6 +92,26 @@ def chromium_args(width: int, height: int) -> list[str]:
         "--disable-gpu",
         "--password-store=basic",
     ]
+
+
+def local_state(fps: int) -> dict[str, Any]:
+    """Chromium's `Local State` for the fresh profile: Energy Saver always on (its pref's
+    `kEnabled`, whatever the power source) when the cast takes at most 30 frames a second.
+    Chromium then draws at 30 Hz, every frame sink throttled to it, instead of the display's
+    60; x11grab takes 30 a second, so the other 30 were drawn for nothing, by the page's script
+    and both compositors: about a third of Chromium's CPU. No switch or display refresh rate
+    does it (a 30 Hz Xvfb mode left Chromium at 60). Energy Saver's other parts: it freezes
+    hidden pages only (ours is shown), and its aligned wake-ups are off (`chromium_args`)."""
+    if fps > 30:
+        return {}
+    return {"performance_tuning": {"battery_saver_mode": {"state": 3}}}
+
+
+def fresh_profile(profile: Path, fps: int) -> None:
+    """An empty profile (no state from a crashed run) with its `Local State`."""
+    shutil.rmtree(profile, ignore_errors=True)
+    profile.mkdir(parents=True)
+    (profile / "Local State").write_text(json.dumps(local_state(fps)))
 
 
 # Without the sandbox (the default: the container is the boundary), one process does all: the
@@ -170,6 +192,7 @@ class Browser:
         sandbox: bool,
         width: int,
         height: int,
+        fps: int,
         display: str,
         pulse_env: dict[str, str],
         sink: str,
@@ -185,7 +208,7 @@ class Browser:
         self.stall_s = stall_s  # the page's heartbeat must answer within this
         # Run once, on the first launch, before the Space is shown (the A/V calibration).
         self.prelude = prelude
-        self.width, self.height = width, height
+        self.width, self.height, self.fps = width, height, fps
         env = os.environ | pulse_env | {"DISPLAY": display, "PULSE_SINK": sink}
         self.env: dict[str, str | float | bool] = {
             **env,
@@ -250,7 +273,7 @@ class Browser:
     async def _launch_and_join(self) -> None:
         assert self._pw is not None
         self._set(BrowserState.LAUNCHING)
-        shutil.rmtree(self.profile, ignore_errors=True)  # no state from a crashed run
+        fresh_profile(self.profile, self.fps)
         self._closed.clear()
         self._context = await self._pw.chromium.launch_persistent_context(
             str(self.profile),

@@ -139,6 +139,7 @@ class Session:
             sandbox=s.chromium_sandbox,
             width=s.width,
             height=s.height,
+            fps=s.fps,
             display=s.display,
             pulse_env=self.audio.env,
             sink=s.sink,

@@ -436,7 +436,7 @@ def test_a_frozen_encoder_meter_or_renderer_is_found_and_restarted(
 
 def test_a_dead_destination_costs_the_live_one_nothing(make_sim: MakeSim, cast: StartCast) -> None:
     """Destination 1 refuses every connection (a closed port) for the whole cast, reconnecting
-    with its backoff; destination 0's recording at the ingest has no gap over 100 ms."""
+    with its backoff; destination 0's recording at the ingest has no gap the dead one caused."""
     sim = cast_sim(make_sim, "kind=audio,id=1AudioSpace08,start=-30,duration=0")
     dead = f"rtmp://127.0.0.1:{free_port()}/app/deadkey"
     run: CastRun = cast(sim, "1AudioSpace08", display=160, more_destinations=(dead,),
@@ -459,13 +459,16 @@ def test_a_dead_destination_costs_the_live_one_nothing(make_sim: MakeSim, cast: 
     assert summary["destinations"][1]["reconnects"] >= 3, summary
     assert sim.ingest is not None
     recording = max(sim.ingest.recordings(), key=lambda p: p.stat().st_size)
-    for stream in ("a", "v"):
+    # A live destination that waited on the dead one would stall for its backoff: 1 s and more
+    # from the third retry on. Audio is timestamped by the sample, so any gap in it is a loss;
+    # x11grab drops frames when the machine is busy (289 ms seen on a loaded CI), not ours.
+    for stream, allowed in (("a", 0.1), ("v", 0.5)):
         # From 3 s on: the encoder's own start (its first frames, then a wait for the audio
         # input) is not what this test is about.
         times = [t for t in packet_times(recording, stream) if t >= 3.0]
         assert len(times) > 100, stream
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert max(gaps) <= 0.1, (stream, max(gaps))
+        assert max(gaps) <= allowed, (stream, max(gaps))
 
 
 def test_a_flapping_ingest_runs_out_the_window_exit_31(make_sim: MakeSim, cast: StartCast) -> None:
