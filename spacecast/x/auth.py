@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +119,21 @@ def load_cookies(path: Path) -> Cookies:
     return Cookies(found["auth_token"], found["ct0"])
 
 
+GUEST_TOKEN = re.compile(r"[0-9A-Za-z_-]{1,128}")  # X's are 19 digits; a header value, so no more
+
+
+def guest_token_in(body: str) -> str | None:
+    """The token in guest/activate.json's answer (`{"guest_token": "1862..."}`), or None when
+    the answer has none fit to send back as a header."""
+    try:
+        token = json.loads(body)["guest_token"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if isinstance(token, bool) or not isinstance(token, str | int):
+        return None
+    return str(token) if GUEST_TOKEN.fullmatch(str(token)) else None
+
+
 class Auth:
     """Headers for one API call; a guest token is fetched once and shared until it is stale."""
 
@@ -168,7 +184,12 @@ class Auth:
             now = self._clock()
             if self._guest and now - self._guest[1] < self.max_age_s:
                 return self._guest[0]
-            resp = await http.post(self.activate_url, headers=self.base_headers(), content=b"")
+            resp = await http.post(
+                self.activate_url,
+                headers=self.base_headers(),
+                content=b"",
+                follow_redirects=False,  # errors.REDIRECTED says why
+            )
             self.activations += 1
             if resp.status_code == 429:
                 raise RateLimited("guest/activate.json", None)
@@ -176,6 +197,8 @@ class Auth:
                 raise AuthRefused(f"guest activation answered {resp.status_code}")
             if resp.status_code != 200:
                 raise XHttpError("guest/activate.json", resp.status_code, resp.text)
-            token = str(resp.json()["guest_token"])
+            token = guest_token_in(resp.text)
+            if token is None:
+                raise XHttpError("guest/activate.json", 200, "no usable guest_token in the answer")
             self._guest = (token, now)
             return token

@@ -55,11 +55,19 @@ class StreamUnavailable(XError):
         super().__init__(f"no stream for media key {media_key}", ExitCode.NO_REPLAY)
 
 
+# X's API answers where it is asked, so its calls follow no redirect (the client follows them
+# for media, whose CDN may send one). Followed, a redirect would carry the CSRF and guest tokens
+# (headers of our own, which httpx keeps from host to host) wherever it points, and a loop ended
+# in httpx's TooManyRedirects, which is no HTTP answer and reached the CLI as a traceback.
+REDIRECTED = "a redirect, which X's API never answers: check --x-api-base-url and any proxy"
+
+
 class XHttpError(XError):
     """Any other unexpected answer from X's API."""
 
     def __init__(self, what: str, status: int, body: str) -> None:
-        super().__init__(f"{what}: HTTP {status}: {body[:200]}", ExitCode.MEDIA_UNAVAILABLE)
+        detail = REDIRECTED if 300 <= status < 400 else body[:200]
+        super().__init__(f"{what}: HTTP {status}: {detail}", ExitCode.MEDIA_UNAVAILABLE)
         self.status = status
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -11,14 +12,18 @@ import pytest
 
 from simulator.server import Simulator
 from spacecast.errors import ExitCode
+from spacecast.settings import XSettings
+from spacecast.x import connect
 from spacecast.x.api import Query, XClient
 from spacecast.x.auth import Auth, Cookies
 from spacecast.x.errors import (
+    REDIRECTED,
     AuthRefused,
     FeaturesRejected,
     RateLimited,
     SpaceNotFound,
     StreamUnavailable,
+    XHttpError,
 )
 from tests.simulator.conftest import MakeSim
 
@@ -144,3 +149,41 @@ async def test_429_beyond_budget(make_sim: MakeSim, http: httpx.AsyncClient) -> 
     with pytest.raises(RateLimited) as err:  # the window resets up to 15 minutes later
         await x.space("1EndedReplay1")
     assert err.value.code == ExitCode.RATE_LIMITED
+
+
+@pytest.fixture
+async def redirecting() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """An API host that answers every call with a redirect to another host, which keeps every
+    request it gets (what a followed redirect would have told it)."""
+    elsewhere: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        elsewhere.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+
+    async with await asyncio.start_server(record, "127.0.0.1", 0) as other:
+        away = f"http://127.0.0.1:{other.sockets[0].getsockname()[1]}/steal"
+        moved = f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {away}\r\n".encode()
+
+        async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(moved + b"Content-Length: 0\r\n\r\n")
+                await writer.drain()
+
+        async with await asyncio.start_server(redirect, "127.0.0.1", 0) as api:
+            yield f"http://127.0.0.1:{api.sockets[0].getsockname()[1]}", elsewhere
+
+
+@pytest.mark.parametrize("cookies", [Cookies("a" * 40, "b" * 160), None], ids=["cookies", "guest"])
+async def test_an_api_redirect_is_an_answer_never_followed(
+    redirecting: tuple[str, list[bytes]], cookies: Cookies | None
+) -> None:
+    base, elsewhere = redirecting
+    async with connect.http_client(XSettings(), timeout_s=5) as http:
+        x = XClient(http, Auth(cookies, f"{base}/1.1/guest/activate.json"), base)
+        with pytest.raises(XHttpError) as raised:
+            await x.space("1EndedReplay1")
+    assert raised.value.message.endswith("HTTP 307: " + REDIRECTED), raised.value.message
+    assert raised.value.code == ExitCode.MEDIA_UNAVAILABLE
+    assert elsewhere == []  # neither the CSRF token nor a guest token went anywhere else

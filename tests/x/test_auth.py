@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from spacecast.errors import ExitCode
-from spacecast.x.auth import BadCookies, load_cookies
+from spacecast.x.auth import BadCookies, guest_token_in, load_cookies
 
 AUTH, CT0 = "a" * 40, "b" * 160
 
@@ -91,3 +91,22 @@ def test_a_cookie_value_no_header_could_carry_is_refused_unquoted(
         load_cookies(path)
     assert "auth_token is not a cookie value" in err.value.message
     assert "S3CRET" not in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "token"),
+    [
+        ('{"guest_token": "1862393858174291968"}', "1862393858174291968"),
+        ('{"guest_token": 1862393858174291968}', "1862393858174291968"),
+        ("{}", None),
+        ("[]", None),
+        ("not json", None),
+        ('{"guest_token": null}', None),
+        ('{"guest_token": true}', None),
+        ('{"guest_token": ""}', None),
+        ('{"guest_token": "12\\r\\nx-evil: 1"}', None),  # it goes back as a header
+        ('{"guest_token": "' + "1" * 129 + '"}', None),
+    ],
+)
+def test_the_guest_token_is_taken_only_when_fit_to_send(body: str, token: str | None) -> None:
+    assert guest_token_in(body) == token
