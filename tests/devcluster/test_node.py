@@ -164,13 +164,19 @@ HOST_SYSCTLS = (
 )
 
 
+EMPTY_TABLE = re.compile(r"\*\w+(\n:[A-Z]+ ACCEPT)*\nCOMMIT")
+
+
 def firewall() -> list[str]:
-    """The rules of iptables and ip6tables, without counters or dates."""
+    """The rules of iptables and ip6tables, without counters or dates. A table that holds only
+    its built-in chains, accepting, is left out: it is what a table never used looks like once
+    loaded (kube-proxy's first run on a fresh machine loads them), and it filters nothing."""
     lines = []
     for tool in ("iptables-save", "ip6tables-save"):
         out = subprocess.run([tool], capture_output=True, text=True, check=True).stdout
-        lines += [re.sub(r" \[\d+:\d+\]", "", line) for line in out.splitlines()
-                  if not line.startswith("#")]  # fmt: skip
+        out = "\n".join(re.sub(r" \[\d+:\d+\]", "", line) for line in out.splitlines()
+                        if not line.startswith("#"))  # fmt: skip
+        lines += [line for line in EMPTY_TABLE.sub("", out).splitlines() if line]
     return lines
 
 
