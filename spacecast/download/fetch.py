@@ -176,7 +176,8 @@ class Fetcher:
         """GET `url` through the client's transport for it (the pool, or a proxy's), the body
         read. What the client adds around a request (cookies, auth, event hooks, its own
         bookkeeping) is for the API, not for media: a third of the CPU of each of a Space's
-        thousand chunk requests. A redirect goes on through the client, which follows the rest."""
+        thousand chunk requests. A redirect goes on through the client, asked to follow the
+        rest (media may be redirected, X's API never: `connect.http_client`)."""
         request = self.http.build_request("GET", url, headers=MEDIA_HEADERS)
         try:
             resp = await self.http._transport_for_url(request.url).handle_async_request(request)
@@ -189,7 +190,9 @@ class Fetcher:
             raise
         resp.request = request
         if resp.is_redirect and (location := resp.headers.get("Location")):
-            return await self.http.get(request.url.join(location), headers=MEDIA_HEADERS)
+            return await self.http.get(
+                request.url.join(location), headers=MEDIA_HEADERS, follow_redirects=True
+            )
         return resp
 
     async def _pause(self, what: str, why: str, attempt: int, resp: Answer, quick: bool) -> None:

@@ -189,12 +189,7 @@ class XClient:
         retried_token, attempt = False, 0
         while True:
             headers = await self.auth.headers(self.http)
-            resp = await self.http.get(
-                url,
-                params=params,
-                headers=headers,
-                follow_redirects=False,  # errors.REDIRECTED says why
-            )
+            resp = await self.http.get(url, params=params, headers=headers)
             code = _error_code(resp)
             if resp.status_code == 403 and code == 239 and not retried_token:
                 self.auth.forget_guest_token(headers.get("x-guest-token"))

@@ -131,7 +131,8 @@ def guest_token_in(body: str) -> str | None:
         return None
     if isinstance(token, bool) or not isinstance(token, str | int):
         return None
-    return str(token) if GUEST_TOKEN.fullmatch(str(token)) else None
+    text = str(token)
+    return text if GUEST_TOKEN.fullmatch(text) else None
 
 
 class Auth:
@@ -184,12 +185,7 @@ class Auth:
             now = self._clock()
             if self._guest and now - self._guest[1] < self.max_age_s:
                 return self._guest[0]
-            resp = await http.post(
-                self.activate_url,
-                headers=self.base_headers(),
-                content=b"",
-                follow_redirects=False,  # errors.REDIRECTED says why
-            )
+            resp = await http.post(self.activate_url, headers=self.base_headers(), content=b"")
             self.activations += 1
             if resp.status_code == 429:
                 raise RateLimited("guest/activate.json", None)

@@ -34,7 +34,11 @@ def http_client(
     return httpx.AsyncClient(
         transport=AsyncioTransport(verify, limits, http2=x.x_http2),
         timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
-        follow_redirects=True,
+        # X's API answers where it is asked: a redirect is an answer (errors.REDIRECTED), never
+        # followed. Followed, it would carry the CSRF and guest tokens (headers of our own,
+        # which httpx keeps from host to host) wherever it points, and a loop would end in
+        # httpx's TooManyRedirects, no HTTP answer at all. Media ask to follow (the fetcher).
+        follow_redirects=False,
     )
 
 

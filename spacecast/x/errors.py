@@ -55,10 +55,7 @@ class StreamUnavailable(XError):
         super().__init__(f"no stream for media key {media_key}", ExitCode.NO_REPLAY)
 
 
-# X's API answers where it is asked, so its calls follow no redirect (the client follows them
-# for media, whose CDN may send one). Followed, a redirect would carry the CSRF and guest tokens
-# (headers of our own, which httpx keeps from host to host) wherever it points, and a loop ended
-# in httpx's TooManyRedirects, which is no HTTP answer and reached the CLI as a traceback.
+# What an API call answered with a redirect says: the client follows none (`connect.http_client`).
 REDIRECTED = "a redirect, which X's API never answers: check --x-api-base-url and any proxy"
 
 
